@@ -1,0 +1,154 @@
+using LongLM.Kernels.Ops;
+
+namespace LongLM.Kernels.Cpu;
+
+/// <summary>
+/// The managed SIMD backend: TensorPrimitives and Vector512/256 inside each op, rows or heads spread over the
+/// thread pool. Weights are read in place from the memory map.
+/// </summary>
+public sealed class CpuBackend : IBackend
+{
+    /// <inheritdoc />
+    public string Name => "cpu";
+
+    /// <inheritdoc />
+    public DeviceBuffer Allocate(long length) => new CpuBuffer(length);
+
+    /// <inheritdoc />
+    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0) =>
+        source.CopyTo(Host(destination).AsSpan(checked((int)offset)));
+
+    /// <inheritdoc />
+    public void Download(DeviceBuffer source, Span<float> destination, long offset = 0) =>
+        Host(source).AsSpan(checked((int)offset), destination.Length).CopyTo(destination);
+
+    /// <inheritdoc />
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count) =>
+        Host(source).AsSpan(checked((int)sourceOffset), checked((int)count)).CopyTo(Host(destination).AsSpan(checked((int)destinationOffset)));
+
+    /// <inheritdoc />
+    public DeviceWeight LoadWeight(WeightView view) => new CpuWeight(view);
+
+    /// <inheritdoc />
+    public void Embedding(DeviceWeight table, ReadOnlySpan<int> ids, DeviceBuffer destination)
+    {
+        var view = Weight(table).View;
+        var dst = Host(destination);
+        for (int r = 0; r < ids.Length; r++)
+        {
+            if ((uint)ids[r] >= (uint)view.Rows)
+                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {ids[r]} is outside the vocabulary [0, {view.Rows})");
+            ElementConvert.ToSingle(view.RowBytes(ids[r]), view.DType, dst.AsSpan(r * view.Cols, view.Cols));
+        }
+    }
+
+    /// <inheritdoc />
+    public void RmsNorm(DeviceBuffer x, DeviceWeight weight, DeviceBuffer destination, int rows, int dim, float eps, bool addUnitOffset = false)
+    {
+        var src = Host(x);
+        var dst = Host(destination);
+        var w = Weight(weight).Widened;
+        CpuParallel.For(rows, 16, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+                Ops.RmsNorm.Row(src.AsSpan(r * dim, dim), w, dst.AsSpan(r * dim, dim), eps, addUnitOffset);
+        });
+    }
+
+    /// <inheritdoc />
+    public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer y, int rows)
+    {
+        var view = Weight(weight).View;
+        var src = Host(x);
+        var dst = Host(y);
+        float[]? b = bias is null ? null : Weight(bias).Widened;
+        // Grain: about 64K multiply-adds per chunk before a thread is worth it.
+        int grain = Math.Max(1, 65536 / Math.Max(1, view.Cols * rows));
+        CpuParallel.For(view.Rows, grain, (start, end) =>
+        {
+            float[]? scratch = view.DType == DType.F32 ? null : System.Buffers.ArrayPool<float>.Shared.Rent(view.Cols);
+            try
+            {
+                Ops.MatMul.Range(src, rows, view, b, dst, start, end, scratch);
+            }
+            finally
+            {
+                if (scratch is not null) System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+            }
+        });
+    }
+
+    /// <inheritdoc />
+    public void Rope(DeviceBuffer x, DeviceBuffer cosSin, int rows, int heads, int headDim, int rotaryDim, RopePairing pairing)
+    {
+        var data = Host(x);
+        var table = Host(cosSin);
+        int half = rotaryDim / 2;
+        CpuParallel.For(rows, 8, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+                for (int h = 0; h < heads; h++)
+                    Ops.Rope.Head(data.AsSpan((r * heads + h) * headDim, headDim), table.AsSpan(r * half * 2, half * 2), rotaryDim, pairing);
+        });
+    }
+
+    /// <inheritdoc />
+    public void Attention(DeviceBuffer q, DeviceBuffer keys, DeviceBuffer values, DeviceBuffer output, AttentionShape shape)
+    {
+        var qs = Host(q);
+        var ks = Host(keys);
+        var vs = Host(values);
+        var os = Host(output);
+        int maxKeys = shape.FirstQuerySlot + shape.QueryCount;
+        CpuParallel.For(shape.QueryCount * shape.Heads, Math.Max(1, 8192 / maxKeys), (start, end) =>
+        {
+            float[] scores = System.Buffers.ArrayPool<float>.Shared.Rent(maxKeys);
+            try
+            {
+                for (int job = start; job < end; job++)
+                    Ops.Attention.Head(qs, ks, vs, os, shape, job / shape.Heads, job % shape.Heads, scores);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(scores);
+            }
+        });
+    }
+
+    /// <inheritdoc />
+    public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer destination, long count)
+    {
+        int n = checked((int)count);
+        Elementwise.SiluMul(Host(gate).AsSpan(0, n), Host(up).AsSpan(0, n), Host(destination).AsSpan(0, n));
+    }
+
+    /// <inheritdoc />
+    public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer destination, long count)
+    {
+        int n = checked((int)count);
+        Elementwise.Add(Host(a).AsSpan(0, n), Host(b).AsSpan(0, n), Host(destination).AsSpan(0, n));
+    }
+
+    /// <inheritdoc />
+    public void LogSoftmax(DeviceBuffer x, DeviceBuffer destination, int rows, int cols)
+    {
+        var src = Host(x);
+        var dst = Host(destination);
+        CpuParallel.For(rows, 4, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+                Ops.LogSoftmax.Row(src.AsSpan(r * cols, cols), dst.AsSpan(r * cols, cols));
+        });
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private static float[] Host(DeviceBuffer buffer) =>
+        (buffer as CpuBuffer ?? throw new ArgumentException($"buffer belongs to another backend ({buffer.GetType().Name})")).Data;
+
+    private static CpuWeight Weight(DeviceWeight weight) =>
+        weight as CpuWeight ?? throw new ArgumentException($"weight '{weight.Name}' belongs to another backend");
+}
