@@ -1,0 +1,143 @@
+using System.Text.Json;
+
+namespace LongLM.Runtime.Config;
+
+/// <summary>
+/// config.json of a Hugging Face model, with the HF field names (hidden_size -> HiddenSize ...). Optional fields
+/// carry HF's defaults; a field a forward cannot do without is a <see cref="ConfigException"/>.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>File this was read from.</summary>
+    public required string FilePath { get; init; }
+    /// <summary>"architectures", e.g. ["LlamaForCausalLM"].</summary>
+    public required string[] Architectures { get; init; }
+    /// <summary>"model_type", e.g. "llama".</summary>
+    public required string ModelType { get; init; }
+    /// <summary>"vocab_size".</summary>
+    public required int VocabSize { get; init; }
+    /// <summary>"hidden_size" (d_model).</summary>
+    public required int HiddenSize { get; init; }
+    /// <summary>"intermediate_size" (MLP width).</summary>
+    public required int IntermediateSize { get; init; }
+    /// <summary>"num_hidden_layers".</summary>
+    public required int NumHiddenLayers { get; init; }
+    /// <summary>"num_attention_heads".</summary>
+    public required int NumAttentionHeads { get; init; }
+    /// <summary>"num_key_value_heads" (defaults to num_attention_heads: multi-head attention).</summary>
+    public required int NumKeyValueHeads { get; init; }
+    /// <summary>"head_dim" (defaults to hidden_size / num_attention_heads).</summary>
+    public required int HeadDim { get; init; }
+    /// <summary>"rms_norm_eps" (HF LlamaConfig default 1e-6).</summary>
+    public double RmsNormEps { get; init; } = 1e-6;
+    /// <summary>"rope_theta" (default 10000).</summary>
+    public double RopeTheta { get; init; } = 10000;
+    /// <summary>"partial_rotary_factor" (1 = rotate the whole head).</summary>
+    public double PartialRotaryFactor { get; init; } = 1;
+    /// <summary>"rope_scaling", null when absent or "default".</summary>
+    public RopeScalingConfig? RopeScaling { get; init; }
+    /// <summary>The trained context length: "max_position_embeddings" (or n_positions, max_seq_len, seq_length).</summary>
+    public required int MaxPositionEmbeddings { get; init; }
+    /// <summary>"tie_word_embeddings": the output head reuses embed_tokens.</summary>
+    public bool TieWordEmbeddings { get; init; }
+    /// <summary>"attention_bias": q/k/v/o projections have biases.</summary>
+    public bool AttentionBias { get; init; }
+    /// <summary>"mlp_bias": gate/up/down projections have biases.</summary>
+    public bool MlpBias { get; init; }
+    /// <summary>"sliding_window" (Mistral); null when absent.</summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>"hidden_act" (default silu).</summary>
+    public string HiddenAct { get; init; } = "silu";
+    /// <summary>"bos_token_id".</summary>
+    public int? BosTokenId { get; init; }
+    /// <summary>"eos_token_id" (an id or a list).</summary>
+    public int[] EosTokenIds { get; init; } = [];
+    /// <summary>"torch_dtype" as written ("float32", "bfloat16" ...).</summary>
+    public string? TorchDtype { get; init; }
+    /// <summary>The parsed JSON, for family-specific fields.</summary>
+    public required JsonElement Raw { get; init; }
+
+    /// <summary>Dimensions rotated per head: int(partial_rotary_factor * head_dim), even.</summary>
+    public int RotaryDim => (int)(PartialRotaryFactor * HeadDim) / 2 * 2;
+
+    /// <summary>Reads config.json from <paramref name="modelDirectory"/>.</summary>
+    public static ModelConfig Load(string modelDirectory) => Parse(Path.Combine(modelDirectory, "config.json"));
+
+    /// <summary>Reads and validates <paramref name="filePath"/>.</summary>
+    public static ModelConfig Parse(string filePath)
+    {
+        var f = JsonFields.Load(filePath);
+        int hidden = f.RequiredInt("hidden_size", "n_embd", "d_model");
+        int heads = f.RequiredInt("num_attention_heads", "n_head", "n_heads");
+        int kvHeads = f.OptionalInt("num_key_value_heads") ?? heads;
+        int headDim = f.OptionalInt("head_dim") ?? (heads > 0 && hidden % heads == 0 ? hidden / heads
+            : throw new ConfigException(filePath, $"hidden_size {hidden} is not divisible by num_attention_heads {heads}"));
+        var config = new ModelConfig
+        {
+            FilePath = filePath,
+            Architectures = f.StringList("architectures"),
+            ModelType = f.OptionalString("model_type") ?? throw new ConfigException(filePath, "missing required field 'model_type'"),
+            VocabSize = f.RequiredInt("vocab_size"),
+            HiddenSize = hidden,
+            IntermediateSize = f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0,
+            NumHiddenLayers = f.RequiredInt("num_hidden_layers", "n_layer", "n_layers"),
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = kvHeads,
+            HeadDim = headDim,
+            RmsNormEps = f.OptionalDouble("rms_norm_eps") ?? 1e-6,
+            RopeTheta = f.OptionalDouble("rope_theta") ?? 10000,
+            PartialRotaryFactor = f.OptionalDouble("partial_rotary_factor") ?? 1,
+            RopeScaling = ParseRopeScaling(f),
+            MaxPositionEmbeddings = f.RequiredInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"),
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? false,
+            AttentionBias = f.OptionalBool("attention_bias") ?? false,
+            MlpBias = f.OptionalBool("mlp_bias") ?? false,
+            SlidingWindow = f.OptionalInt("sliding_window"),
+            HiddenAct = f.OptionalString("hidden_act") ?? "silu",
+            BosTokenId = f.OptionalInt("bos_token_id"),
+            EosTokenIds = f.IntOrIntList("eos_token_id"),
+            TorchDtype = f.OptionalString("torch_dtype"),
+            Raw = f.Root,
+        };
+        config.Validate();
+        return config;
+    }
+
+    private void Validate()
+    {
+        void Positive(int value, string name)
+        {
+            if (value <= 0) throw new ConfigException(FilePath, $"field '{name}' must be positive, found {value}");
+        }
+        Positive(VocabSize, "vocab_size");
+        Positive(HiddenSize, "hidden_size");
+        Positive(NumHiddenLayers, "num_hidden_layers");
+        Positive(NumAttentionHeads, "num_attention_heads");
+        Positive(NumKeyValueHeads, "num_key_value_heads");
+        Positive(HeadDim, "head_dim");
+        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (NumAttentionHeads % NumKeyValueHeads != 0)
+            throw new ConfigException(FilePath, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
+        if (PartialRotaryFactor is <= 0 or > 1)
+            throw new ConfigException(FilePath, $"partial_rotary_factor {PartialRotaryFactor} must lie in (0, 1]");
+        if (RmsNormEps is < 0 or > 1) throw new ConfigException(FilePath, $"rms_norm_eps {RmsNormEps} is out of range");
+        if (RopeTheta <= 0) throw new ConfigException(FilePath, $"rope_theta {RopeTheta} must be positive");
+    }
+
+    private static RopeScalingConfig? ParseRopeScaling(JsonFields f)
+    {
+        var scaling = f.Object("rope_scaling");
+        if (scaling is null) return null;
+        string type = scaling.OptionalString("rope_type") ?? scaling.OptionalString("type")
+            ?? throw new ConfigException(f.FilePath, "rope_scaling has no 'type' or 'rope_type'");
+        if (type == "default") return null;
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        var strings = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in scaling.Root.EnumerateObject())
+        {
+            if (p.Value.ValueKind == JsonValueKind.Number) values[p.Name] = p.Value.GetDouble();
+            else if (p.Value.ValueKind == JsonValueKind.String) strings[p.Name] = p.Value.GetString()!;
+        }
+        return new RopeScalingConfig(type, scaling.OptionalDouble("factor"), values, strings);
+    }
+}
