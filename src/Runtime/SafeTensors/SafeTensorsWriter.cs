@@ -4,27 +4,26 @@ using LongLM.Kernels;
 
 namespace LongLM.Runtime.SafeTensors;
 
-/// <summary>Writes safetensors files (fixtures, tests). Tensors are written in the order added, 8-byte aligned header.</summary>
+/// <summary>
+/// Writes safetensors files (fixtures, tests). Tensors are written in the order added; values are produced
+/// one tensor at a time while writing, so a multi-GB fixture never sits in memory whole.
+/// </summary>
 public sealed class SafeTensorsWriter
 {
-    private readonly List<(string Name, DType DType, long[] Shape, byte[] Data)> _tensors = [];
+    private readonly List<(string Name, DType DType, long[] Shape, Action<Span<float>> Fill)> _tensors = [];
 
     /// <summary>Adds float32 values stored as <paramref name="dtype"/> (rounded to nearest-even for F16/BF16).</summary>
     public SafeTensorsWriter Add(string name, DType dtype, long[] shape, ReadOnlySpan<float> values)
     {
-        long count = shape.Aggregate(1L, (a, b) => a * b);
-        if (count != values.Length) throw new ArgumentException($"{name}: {values.Length} values for shape [{string.Join(", ", shape)}]");
-        var data = new byte[values.Length * dtype.Size()];
-        for (int i = 0; i < values.Length; i++)
-        {
-            switch (dtype)
-            {
-                case DType.F32: BitConverter.TryWriteBytes(data.AsSpan(i * 4), values[i]); break;
-                case DType.F16: BitConverter.TryWriteBytes(data.AsSpan(i * 2), (Half)values[i]); break;
-                case DType.BF16: BitConverter.TryWriteBytes(data.AsSpan(i * 2), ElementConvert.SingleToBFloat16(values[i])); break;
-            }
-        }
-        _tensors.Add((name, dtype, shape, data));
+        float[] copy = values.ToArray();
+        if (Count(shape) != copy.Length) throw new ArgumentException($"{name}: {copy.Length} values for shape [{string.Join(", ", shape)}]");
+        return Add(name, dtype, shape, span => copy.CopyTo(span));
+    }
+
+    /// <summary>Adds a tensor whose values <paramref name="fill"/> writes when the file is written.</summary>
+    public SafeTensorsWriter Add(string name, DType dtype, long[] shape, Action<Span<float>> fill)
+    {
+        _tensors.Add((name, dtype, shape, fill));
         return this;
     }
 
@@ -36,15 +35,38 @@ public sealed class SafeTensorsWriter
         long offset = 0;
         foreach (var t in _tensors)
         {
-            header[t.Name] = new { dtype = t.DType.SafeTensorsName(), shape = t.Shape, data_offsets = new[] { offset, offset + t.Data.Length } };
-            offset += t.Data.Length;
+            long bytes = Count(t.Shape) * t.DType.Size();
+            header[t.Name] = new { dtype = t.DType.SafeTensorsName(), shape = t.Shape, data_offsets = new[] { offset, offset + bytes } };
+            offset += bytes;
         }
         var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
         int padded = (json.Length + 7) / 8 * 8;
-        using var stream = File.Create(path);
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         stream.Write(BitConverter.GetBytes((ulong)padded));
         stream.Write(json);
         for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-        foreach (var t in _tensors) stream.Write(t.Data);
+        foreach (var t in _tensors)
+        {
+            var values = new float[checked((int)Count(t.Shape))];
+            t.Fill(values);
+            stream.Write(Encode(values, t.DType));
+        }
+    }
+
+    private static long Count(long[] shape) => shape.Aggregate(1L, (a, b) => a * b);
+
+    private static byte[] Encode(float[] values, DType dtype)
+    {
+        var data = new byte[values.Length * dtype.Size()];
+        for (int i = 0; i < values.Length; i++)
+        {
+            switch (dtype)
+            {
+                case DType.F32: BitConverter.TryWriteBytes(data.AsSpan(i * 4), values[i]); break;
+                case DType.F16: BitConverter.TryWriteBytes(data.AsSpan(i * 2), (Half)values[i]); break;
+                case DType.BF16: BitConverter.TryWriteBytes(data.AsSpan(i * 2), ElementConvert.SingleToBFloat16(values[i])); break;
+            }
+        }
+        return data;
     }
 }

@@ -1,0 +1,33 @@
+namespace LongLM.Models.Fixtures;
+
+/// <summary>Named model shapes for fixtures: tiny ones for tests, real ones for benchmarks.</summary>
+/// <param name="Name">CLI name.</param>
+/// <param name="Hidden">hidden_size.</param>
+/// <param name="Layers">num_hidden_layers.</param>
+/// <param name="Heads">num_attention_heads.</param>
+/// <param name="KvHeads">num_key_value_heads.</param>
+/// <param name="Intermediate">intermediate_size.</param>
+/// <param name="Vocab">vocab_size.</param>
+/// <param name="Context">max_position_embeddings.</param>
+/// <param name="Tied">tie_word_embeddings.</param>
+/// <param name="AttentionBias">q/k/v biases (Qwen2 style).</param>
+public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads, int KvHeads, int Intermediate, int Vocab, int Context, bool Tied, bool AttentionBias = false)
+{
+    /// <summary>Every named shape.</summary>
+    public static IReadOnlyList<FixtureShape> All { get; } =
+    [
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 160, Vocab: 320, Context: 256, Tied: false, AttentionBias: true),
+        new("tiny-tied", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 3, Intermediate: 128, Vocab: 300, Context: 128, Tied: true),
+        // HuggingFaceTB/SmolLM-135M's config.json.
+        new("smollm-135m", Hidden: 576, Layers: 30, Heads: 9, KvHeads: 3, Intermediate: 1536, Vocab: 49152, Context: 2048, Tied: true),
+        // TinyLlama-1.1B's config.json.
+        new("tinyllama-1.1b", Hidden: 2048, Layers: 22, Heads: 32, KvHeads: 4, Intermediate: 5632, Vocab: 32000, Context: 2048, Tied: false),
+        // One Llama-2-7B layer (for per-layer benchmarks).
+        new("llama2-7b-layer", Hidden: 4096, Layers: 1, Heads: 32, KvHeads: 32, Intermediate: 11008, Vocab: 32000, Context: 4096, Tied: false),
+    ];
+
+    /// <summary>The shape called <paramref name="name"/>, or a clear error.</summary>
+    public static FixtureShape Find(string name) =>
+        All.FirstOrDefault(s => s.Name == name)
+        ?? throw new Runtime.LongLMException($"unknown fixture shape '{name}' (available: {string.Join(", ", All.Select(s => s.Name))})");
+}

@@ -1,0 +1,114 @@
+using LongLM.Kernels;
+using LongLM.Runtime;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.SafeTensors;
+using LongLM.Runtime.Tokenization;
+
+namespace LongLM.Models;
+
+/// <summary>
+/// A model folder in Hugging Face layout, loaded: config, memory-mapped weights on a backend, tokenizer.
+/// The entry point of the library: <c>using var lm = LanguageModel.Load(dir); using var chat = lm.CreateSession();</c>
+/// </summary>
+public sealed class LanguageModel : IDisposable
+{
+    private readonly WeightStore _store;
+    private readonly bool _ownsBackend;
+
+    private LanguageModel(string directory, ModelConfig config, GenerationConfig? generation, WeightStore store,
+        ICausalLM model, ModelTokenizer tokenizer, bool ownsBackend)
+    {
+        Directory = directory;
+        Config = config;
+        Generation = generation;
+        _store = store;
+        Model = model;
+        Tokenizer = tokenizer;
+        _ownsBackend = ownsBackend;
+    }
+
+    /// <summary>The model folder.</summary>
+    public string Directory { get; }
+    /// <summary>config.json.</summary>
+    public ModelConfig Config { get; }
+    /// <summary>generation_config.json, when present.</summary>
+    public GenerationConfig? Generation { get; }
+    /// <summary>The forward pass.</summary>
+    public ICausalLM Model { get; }
+    /// <summary>The tokenizer.</summary>
+    public ModelTokenizer Tokenizer { get; }
+    /// <summary>The weights as stored.</summary>
+    public WeightStore Weights => _store;
+
+    /// <summary>Loads <paramref name="directory"/> on the backend named <paramref name="backend"/> ("cpu" by default).</summary>
+    public static LanguageModel Load(string directory, string backend = "cpu") => Load(directory, Backends.Create(backend), ownsBackend: true);
+
+    /// <summary>Loads <paramref name="directory"/> on an existing backend (which the caller keeps owning).</summary>
+    public static LanguageModel Load(string directory, IBackend backend) => Load(directory, backend, ownsBackend: false);
+
+    private static LanguageModel Load(string directory, IBackend backend, bool ownsBackend)
+    {
+        try
+        {
+            if (!System.IO.Directory.Exists(directory)) throw new LongLMException($"{directory}: model folder not found", directory);
+            var config = ModelConfig.Load(directory);
+            ModelRegistry.FamilyOf(config);
+            var generation = GenerationConfig.Load(directory);
+            var tokenizer = ModelTokenizer.Load(directory);
+            var store = WeightStore.Open(directory);
+            try
+            {
+                var model = ModelRegistry.Create(config, store, backend);
+                return new LanguageModel(directory, config, generation, store, model, tokenizer, ownsBackend);
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+        }
+        catch when (ownsBackend)
+        {
+            backend.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>EOS ids from config.json, generation_config.json and the tokenizer.</summary>
+    public IReadOnlySet<int> StopIds
+    {
+        get
+        {
+            var ids = new HashSet<int>(Config.EosTokenIds);
+            if (Generation is not null) ids.UnionWith(Generation.EosTokenIds);
+            if (Tokenizer.EosId is int eos) ids.Add(eos);
+            return ids;
+        }
+    }
+
+    /// <summary>A new conversation with its own KV cache.</summary>
+    public InferenceSession CreateSession() => new(Model, Tokenizer, StopIds);
+
+    /// <summary>Float32 logits for every position of <paramref name="ids"/> ([ids.Length, vocab]), from an empty cache.</summary>
+    public float[] Logits(ReadOnlySpan<int> ids)
+    {
+        if (ids.IsEmpty) throw new LongLMException("no token ids given");
+        var logits = new float[(long)ids.Length * Config.VocabSize];
+        using var cache = Model.CreateCache();
+        Model.Forward(ids, cache, logits, LogitsRows.All);
+        return logits;
+    }
+
+    /// <summary>Parameter count as stored (tied embeddings counted once).</summary>
+    public long ParameterCount => _store.Files.SelectMany(f => f.Tensors.Values).Sum(t => t.ElementCount);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        var backend = Model.Backend;
+        Model.Dispose();
+        _store.Dispose();
+        if (_ownsBackend) backend.Dispose();
+    }
+}

@@ -1,0 +1,135 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Ops;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.Rope;
+using LongLM.Runtime.SafeTensors;
+
+namespace LongLM.Models.Llama;
+
+/// <summary>
+/// The Llama family (Llama 1/2/3, Mistral, Qwen2, SmolLM, TinyLlama) as HF modeling_llama computes it:
+/// pre-norm decoder layers of RMSNorm, GQA attention with half-split RoPE, and a SwiGLU MLP.
+/// </summary>
+public sealed class LlamaModel : ICausalLM
+{
+    private readonly LlamaWeights _weights;
+    private readonly RopeFrequencies _rope;
+    private readonly Workspace _ws;
+
+    /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
+    public LlamaModel(ModelConfig config, WeightStore store, IBackend backend)
+    {
+        if (config.HiddenAct is not ("silu" or "swish"))
+            throw new ConfigException(config.FilePath, $"hidden_act '{config.HiddenAct}' is not supported for Llama-family models (supported: silu)");
+        if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
+        Config = config;
+        Backend = backend;
+        _rope = RopeFrequencies.FromConfig(config);
+        _weights = LlamaWeights.Load(store, config, backend);
+        _ws = new Workspace(backend, config);
+    }
+
+    /// <inheritdoc />
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public IBackend Backend { get; }
+
+    /// <inheritdoc />
+    public KvCache CreateCache() => new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim);
+
+    /// <inheritdoc />
+    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    {
+        var c = Config;
+        var b = Backend;
+        int n = ids.Length, hidden = c.HiddenSize, heads = c.NumAttentionHeads, kvHeads = c.NumKeyValueHeads, hd = c.HeadDim;
+        if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
+        foreach (int id in ids)
+            if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
+        _ws.Ensure(n);
+        cache.Reserve(n);
+        int start = cache.Length;
+
+        b.Embedding(_weights.EmbedTokens, ids, _ws.X);
+        UploadRope(cache.NextPosition, n);
+        var shape = new AttentionShape(n, start, heads, kvHeads, hd, 1f / MathF.Sqrt(hd));
+        float eps = (float)c.RmsNormEps;
+
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            var w = _weights.Layers[l];
+            // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on RMSNorm(x).
+            b.RmsNorm(_ws.X, w.InputLayernorm, _ws.Xb, n, hidden, eps);
+            b.MatMul(_ws.Xb, w.QProj, w.QBias, _ws.Q, n);
+            b.MatMul(_ws.Xb, w.KProj, w.KBias, _ws.K, n);
+            b.MatMul(_ws.Xb, w.VProj, w.VBias, _ws.V, n);
+            b.Rope(_ws.Q, _ws.CosSin, n, heads, hd, c.RotaryDim, RopePairing.HalfSplit);
+            b.Rope(_ws.K, _ws.CosSin, n, kvHeads, hd, c.RotaryDim, RopePairing.HalfSplit);
+            b.Copy(_ws.K, 0, cache.Keys(l), (long)start * cache.KvDim, (long)n * cache.KvDim);
+            b.Copy(_ws.V, 0, cache.Values(l), (long)start * cache.KvDim, (long)n * cache.KvDim);
+            b.Attention(_ws.Q, cache.Keys(l), cache.Values(l), _ws.Attn, shape);
+            b.MatMul(_ws.Attn, w.OProj, w.OBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
+
+            // MLP block: x += down(silu(gate(h)) * up(h)), h = RMSNorm(x).
+            b.RmsNorm(_ws.X, w.PostAttentionLayernorm, _ws.Xb, n, hidden, eps);
+            b.MatMul(_ws.Xb, w.GateProj, w.GateBias, _ws.Gate, n);
+            b.MatMul(_ws.Xb, w.UpProj, w.UpBias, _ws.Up, n);
+            b.SiluMul(_ws.Gate, _ws.Up, _ws.Gate, (long)n * c.IntermediateSize);
+            b.MatMul(_ws.Gate, w.DownProj, w.DownBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
+        }
+        cache.Advance(n);
+
+        // Only the rows asked for go through the final norm and the (large) output head.
+        int outRows = rows == LogitsRows.All ? n : 1;
+        if (rows == LogitsRows.Last && n > 1) b.Copy(_ws.X, (long)(n - 1) * hidden, _ws.X, 0, hidden);
+        b.RmsNorm(_ws.X, _weights.Norm, _ws.Xb, outRows, hidden, eps);
+        b.MatMul(_ws.Xb, _weights.LmHead, null, _ws.Logits, outRows);
+        b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
+    }
+
+    private void UploadRope(long firstPosition, int n)
+    {
+        int pairs = Config.RotaryDim / 2;
+        var cosSin = new float[n * pairs * 2];
+        for (int r = 0; r < n; r++)
+            Rope.CosSin(firstPosition + r, _rope.InverseFrequencies, cosSin.AsSpan(r * pairs * 2, pairs * 2), _rope.AttentionFactor);
+        Backend.Upload(cosSin, _ws.CosSin);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _ws.Dispose();
+
+    /// <summary>Activation buffers, sized for the largest call so far (RunState in llama2.c).</summary>
+    private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
+    {
+        private int _rows;
+        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Gate = null!, Up = null!, Logits = null!, CosSin = null!;
+
+        public void Ensure(int rows)
+        {
+            if (rows <= _rows) return;
+            Dispose();
+            _rows = rows;
+            long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
+            X = backend.Allocate(rows * (long)c.HiddenSize);          // (rows, hidden) residual stream
+            Xb = backend.Allocate(rows * (long)c.HiddenSize);         // (rows, hidden) normed / branch output
+            Q = backend.Allocate(rows * q);                            // (rows, heads, head_dim)
+            K = backend.Allocate(rows * kv);                           // (rows, kv_heads, head_dim)
+            V = backend.Allocate(rows * kv);
+            Attn = backend.Allocate(rows * q);
+            Gate = backend.Allocate(rows * (long)c.IntermediateSize); // (rows, intermediate)
+            Up = backend.Allocate(rows * (long)c.IntermediateSize);
+            Logits = backend.Allocate(rows * (long)c.VocabSize);      // (rows, vocab)
+            CosSin = backend.Allocate(rows * (long)(c.RotaryDim / 2 * 2)); // (rows, pairs, 2)
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits, CosSin }) buffer?.Dispose();
+        }
+    }
+}

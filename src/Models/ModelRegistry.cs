@@ -1,0 +1,43 @@
+using LongLM.Kernels;
+using LongLM.Models.Llama;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.SafeTensors;
+
+namespace LongLM.Models;
+
+/// <summary>Maps config.json ("architectures", then "model_type") to the file that implements the family.</summary>
+public static class ModelRegistry
+{
+    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, ICausalLM> Create);
+
+    private static readonly Family[] Families =
+    [
+        new("llama",
+            ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
+            ["llama", "mistral", "qwen2"],
+            (c, s, b) => new LlamaModel(c, s, b)),
+    ];
+
+    /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>
+    public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
+
+    /// <summary>The family name ("llama") for <paramref name="config"/>, or a clear error listing what is supported.</summary>
+    public static string FamilyOf(ModelConfig config) => Find(config).Name;
+
+    /// <summary>Builds the model for <paramref name="config"/>.</summary>
+    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend) => Find(config).Create(config, store, backend);
+
+    private static Family Find(ModelConfig config)
+    {
+        foreach (var family in Families)
+            if (config.Architectures.Any(a => family.Architectures.Contains(a)))
+                return family;
+        foreach (var family in Families)
+            if (family.ModelTypes.Contains(config.ModelType))
+                return family;
+        string named = config.Architectures.Length > 0 ? string.Join(", ", config.Architectures) : config.ModelType;
+        throw new ConfigException(config.FilePath,
+            $"unsupported architecture '{named}' (model_type '{config.ModelType}'); supported: {string.Join(", ", SupportedArchitectures)}");
+    }
+}

@@ -1,0 +1,182 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Cpu;
+using LongLM.Kernels.Ops;
+
+namespace LongLM.Tests.Kernels;
+
+/// <summary>
+/// Every backend op against its scalar reference (LongLM.Kernels.Ops.*Reference) on seeded random inputs.
+/// One abstract suite; each backend is a thin subclass (ILGPU's test layout).
+/// </summary>
+public abstract class BackendParityTests : IDisposable
+{
+    private readonly IBackend _backend;
+
+    protected BackendParityTests(IBackend backend) => _backend = backend;
+
+    public void Dispose()
+    {
+        _backend.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private DeviceBuffer Upload(float[] values)
+    {
+        var buffer = _backend.Allocate(values.Length);
+        _backend.Upload(values, buffer);
+        return buffer;
+    }
+
+    private float[] Download(DeviceBuffer buffer, long count)
+    {
+        var result = new float[count];
+        _backend.Download(buffer, result);
+        return result;
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 1, 67, 131)]
+    [InlineData(DType.F32, 5, 64, 96)]
+    [InlineData(DType.F16, 1, 67, 131)]
+    [InlineData(DType.F16, 3, 128, 40)]
+    [InlineData(DType.BF16, 1, 67, 131)]
+    [InlineData(DType.BF16, 1, 576, 200)]
+    [InlineData(DType.BF16, 4, 96, 33)]
+    public void MatMul_MatchesReference(DType dtype, int rows, int inDim, int outDim)
+    {
+        var x = Inputs.Random(rows * inDim, 1);
+        using var w = new NativeWeight(Inputs.Random(outDim * inDim, 2), outDim, inDim, dtype);
+        using var bias = new NativeWeight(Inputs.Random(outDim, 3), 1, outDim, DType.F32);
+        var expected = new float[rows * outDim];
+        MatMul.Reference(x, rows, w.View, bias.View.ToFloat32(), expected);
+
+        using var dx = Upload(x);
+        using var dy = _backend.Allocate(rows * outDim);
+        using var dw = _backend.LoadWeight(w.View);
+        using var db = _backend.LoadWeight(bias.View);
+        _backend.MatMul(dx, dw, db, dy, rows);
+        Tolerance.AssertClose(expected, Download(dy, rows * outDim), 1e-4f, 1e-4f, $"matmul {dtype}");
+    }
+
+    [Fact]
+    public void Embedding_GathersRowsWidened()
+    {
+        using var table = new NativeWeight(Inputs.Random(10 * 6, 4), 10, 6, DType.BF16);
+        int[] ids = [3, 0, 9, 3];
+        var all = table.View.ToFloat32();
+        using var dt = _backend.LoadWeight(table.View);
+        using var dst = _backend.Allocate(ids.Length * 6);
+        _backend.Embedding(dt, ids, dst);
+        var got = Download(dst, ids.Length * 6);
+        for (int r = 0; r < ids.Length; r++)
+            Assert.Equal(all.AsSpan(ids[r] * 6, 6).ToArray(), got.AsSpan(r * 6, 6).ToArray());
+    }
+
+    [Fact]
+    public void Embedding_IdOutsideVocabulary_Throws()
+    {
+        using var table = new NativeWeight(Inputs.Random(10 * 6, 4), 10, 6, DType.F32);
+        using var dt = _backend.LoadWeight(table.View);
+        using var dst = _backend.Allocate(6);
+        Assert.ThrowsAny<ArgumentException>(() => _backend.Embedding(dt, [10], dst));
+    }
+
+    [Theory]
+    [InlineData(1, 64, false)]
+    [InlineData(3, 100, false)]
+    [InlineData(2, 48, true)]
+    public void RmsNorm_MatchesReference(int rows, int dim, bool unitOffset)
+    {
+        var x = Inputs.Random(rows * dim, 5, 3f);
+        using var w = new NativeWeight(Inputs.Random(dim, 6), 1, dim, DType.F32);
+        var expected = new float[rows * dim];
+        for (int r = 0; r < rows; r++)
+            RmsNorm.RowReference(x.AsSpan(r * dim, dim), w.View.ToFloat32(), expected.AsSpan(r * dim, dim), 1e-5f, unitOffset);
+        using var dx = Upload(x);
+        using var dw = _backend.LoadWeight(w.View);
+        using var dy = _backend.Allocate(rows * dim);
+        _backend.RmsNorm(dx, dw, dy, rows, dim, 1e-5f, unitOffset);
+        Tolerance.AssertClose(expected, Download(dy, rows * dim), 1e-5f, 1e-5f, "rmsnorm");
+    }
+
+    [Theory]
+    [InlineData(RopePairing.HalfSplit, 16, 16)]
+    [InlineData(RopePairing.HalfSplit, 16, 8)]
+    [InlineData(RopePairing.Interleaved, 16, 16)]
+    [InlineData(RopePairing.Interleaved, 32, 8)]
+    public void Rope_MatchesReference(RopePairing pairing, int headDim, int rotaryDim)
+    {
+        const int rows = 3, heads = 2;
+        long[] positions = [0, 7, 1_000_000_123];
+        var inverse = Enumerable.Range(0, rotaryDim / 2).Select(k => 1.0 / Math.Pow(10000, 2.0 * k / rotaryDim)).ToArray();
+        var x = Inputs.Random(rows * heads * headDim, 7);
+        var expected = x.ToArray();
+        var cosSin = new float[rows * rotaryDim];
+        for (int r = 0; r < rows; r++)
+        {
+            Rope.CosSin(positions[r], inverse, cosSin.AsSpan(r * rotaryDim, rotaryDim));
+            for (int h = 0; h < heads; h++)
+                Rope.HeadReference(expected.AsSpan((r * heads + h) * headDim, headDim), inverse, positions[r], rotaryDim, pairing);
+        }
+        using var dx = Upload(x);
+        using var dcs = Upload(cosSin);
+        _backend.Rope(dx, dcs, rows, heads, headDim, rotaryDim, pairing);
+        Tolerance.AssertClose(expected, Download(dx, x.Length), 1e-5f, 1e-5f, "rope");
+    }
+
+    [Theory]
+    [InlineData(1, 0, 4, 4, 8)]   // first token
+    [InlineData(1, 9, 8, 4, 8)]   // decode over a cache, GQA 2:1
+    [InlineData(5, 0, 6, 2, 16)]  // prefill, GQA 3:1
+    [InlineData(4, 3, 4, 1, 8)]   // chunk after a cache, multi-query
+    public void Attention_MatchesReference(int queries, int firstSlot, int heads, int kvHeads, int headDim)
+    {
+        int slots = firstSlot + queries;
+        var q = Inputs.Random(queries * heads * headDim, 8, 2f);
+        var k = Inputs.Random(slots * kvHeads * headDim, 9, 2f);
+        var v = Inputs.Random(slots * kvHeads * headDim, 10);
+        var shape = new AttentionShape(queries, firstSlot, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
+        var expected = new float[queries * heads * headDim];
+        Attention.Reference(q, k, v, expected, shape);
+        using var dq = Upload(q);
+        using var dk = Upload(k);
+        using var dv = Upload(v);
+        using var output = _backend.Allocate(expected.Length);
+        _backend.Attention(dq, dk, dv, output, shape);
+        Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, "attention");
+    }
+
+    [Fact]
+    public void SiluMulAndAdd_MatchReference()
+    {
+        var a = Inputs.Random(1000, 11, 6f);
+        var b = Inputs.Random(1000, 12, 2f);
+        var silu = new float[1000];
+        var sum = new float[1000];
+        Elementwise.SiluMulReference(a, b, silu);
+        Elementwise.AddReference(a, b, sum);
+        using var da = Upload(a);
+        using var db = Upload(b);
+        using var dst = _backend.Allocate(1000);
+        _backend.SiluMul(da, db, dst, 1000);
+        Tolerance.AssertClose(silu, Download(dst, 1000), 1e-6f, 1e-5f, "silu*up");
+        _backend.Add(da, db, dst, 1000);
+        Tolerance.AssertClose(sum, Download(dst, 1000), 0f, 0f, "add");
+    }
+
+    [Fact]
+    public void LogSoftmax_MatchesReference()
+    {
+        const int rows = 3, cols = 517;
+        var x = Inputs.Random(rows * cols, 13, 20f);
+        var expected = new float[rows * cols];
+        for (int r = 0; r < rows; r++) LogSoftmax.RowReference(x.AsSpan(r * cols, cols), expected.AsSpan(r * cols, cols));
+        using var dx = Upload(x);
+        using var dy = _backend.Allocate(rows * cols);
+        _backend.LogSoftmax(dx, dy, rows, cols);
+        Tolerance.AssertClose(expected, Download(dy, rows * cols), 1e-5f, 1e-5f, "log-softmax");
+    }
+}
+
+/// <summary>The managed SIMD backend.</summary>
+public sealed class CpuBackendParityTests() : BackendParityTests(new CpuBackend());

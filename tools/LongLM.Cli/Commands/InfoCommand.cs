@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Text.Json;
+using LongLM.Models;
+using LongLM.Runtime.Rope;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>`longlm info`: what a model folder holds.</summary>
+public static class InfoCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliIO io)
+    {
+        var model = ModelOptions.Model();
+        var json = ModelOptions.Json();
+        var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, RoPE, tokenizer") { model, json };
+        command.SetAction(parse => io.Guard(() =>
+        {
+            using var lm = LanguageModel.Load(parse.GetValue(model)!);
+            var c = lm.Config;
+            var dtypes = lm.Weights.Files.SelectMany(f => f.Tensors.Values).Select(t => t.DType.ToString()).Distinct().Order().ToArray();
+            var rope = RopeFrequencies.FromConfig(c);
+            var info = new Dictionary<string, object?>
+            {
+                ["architecture"] = c.Architectures.FirstOrDefault() ?? c.ModelType,
+                ["family"] = ModelRegistry.FamilyOf(c),
+                ["model_type"] = c.ModelType,
+                ["hidden_size"] = c.HiddenSize,
+                ["intermediate_size"] = c.IntermediateSize,
+                ["num_hidden_layers"] = c.NumHiddenLayers,
+                ["num_attention_heads"] = c.NumAttentionHeads,
+                ["num_key_value_heads"] = c.NumKeyValueHeads,
+                ["head_dim"] = c.HeadDim,
+                ["vocab_size"] = c.VocabSize,
+                ["parameters"] = lm.ParameterCount,
+                ["dtype"] = string.Join(",", dtypes),
+                ["torch_dtype"] = c.TorchDtype,
+                ["trained_context"] = c.MaxPositionEmbeddings,
+                ["tie_word_embeddings"] = c.TieWordEmbeddings,
+                ["rope_theta"] = c.RopeTheta,
+                ["rotary_dim"] = c.RotaryDim,
+                ["rope_scaling"] = c.RopeScaling?.Type ?? "none",
+                ["rope_attention_factor"] = rope.AttentionFactor,
+                ["sliding_window"] = c.SlidingWindow,
+                ["tokenizer"] = lm.Tokenizer.Kind,
+                ["tokenizer_vocab"] = lm.Tokenizer.VocabSize,
+                ["bos_token_id"] = lm.Tokenizer.BosId,
+                ["eos_token_ids"] = lm.StopIds.Order().ToArray(),
+                ["add_bos"] = lm.Tokenizer.AddBos,
+            };
+            if (parse.GetValue(json))
+            {
+                io.Out.WriteLine(JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                foreach (var (key, value) in info)
+                    io.Out.WriteLine($"{key,-22} {(value is Array a ? string.Join(",", a.Cast<object>()) : value ?? "-")}");
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Text.Json;
+using LongLM.Models;
+using LongLM.Runtime;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>`longlm logits`: float32 logits for every position, as JSON.</summary>
+public static class LogitsCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliIO io)
+    {
+        var model = ModelOptions.Model();
+        var backend = ModelOptions.Backend();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS added as the tokenizer says)" };
+        var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
+        var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
+        var command = new Command("logits", "Write the logits of every position to a JSON file") { model, backend, prompt, ids, output };
+        command.SetAction(parse => io.Guard(() =>
+        {
+            string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
+            if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!);
+            int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
+            if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
+            float[] logits = lm.Logits(tokens);
+            int vocab = lm.Config.VocabSize;
+            using var stream = File.Create(parse.GetValue(output)!);
+            using var writer = new Utf8JsonWriter(stream);
+            writer.WriteStartObject();
+            writer.WriteStartArray("ids");
+            foreach (int id in tokens) writer.WriteNumberValue(id);
+            writer.WriteEndArray();
+            writer.WriteStartArray("logits");
+            for (int r = 0; r < tokens.Length; r++)
+            {
+                writer.WriteStartArray();
+                for (int v = 0; v < vocab; v++) writer.WriteNumberValue(logits[(long)r * vocab + v]);
+                writer.WriteEndArray();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

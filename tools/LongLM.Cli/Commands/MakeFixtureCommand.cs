@@ -1,0 +1,34 @@
+using System.CommandLine;
+using LongLM.Kernels;
+using LongLM.Models.Fixtures;
+using LongLM.Runtime;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>`longlm make-fixture`: a random-weight model in HF layout.</summary>
+public static class MakeFixtureCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliIO io)
+    {
+        var family = new Option<string>("--family") { Description = "Model family", DefaultValueFactory = _ => "llama" };
+        family.AcceptOnlyFromAmong([.. FixtureWriter.Families]);
+        var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", FixtureShape.All.Select(s => s.Name))}", DefaultValueFactory = _ => "tiny" };
+        shape.AcceptOnlyFromAmong([.. FixtureShape.All.Select(s => s.Name)]);
+        var dtype = new Option<string>("--dtype") { Description = "Stored dtype", DefaultValueFactory = _ => "f32" };
+        dtype.AcceptOnlyFromAmong("f32", "f16", "bf16");
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the weights", DefaultValueFactory = _ => 1UL };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder", Required = true };
+        var command = new Command("make-fixture", "Write a random-weight model (config.json, model.safetensors, tokenizer.json)") { family, shape, dtype, seed, output };
+        command.SetAction(parse => io.Guard(() =>
+        {
+            var type = parse.GetValue(dtype) switch { "f16" => DType.F16, "bf16" => DType.BF16, _ => DType.F32 };
+            string dir = parse.GetValue(output)!;
+            if (File.Exists(dir)) throw new LongLMException($"{dir}: exists and is a file");
+            FixtureWriter.Write(parse.GetValue(family)!, FixtureShape.Find(parse.GetValue(shape)!), type, parse.GetValue(seed), dir);
+            io.Out.WriteLine($"wrote {dir}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

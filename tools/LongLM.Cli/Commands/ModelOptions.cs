@@ -1,0 +1,22 @@
+using System.CommandLine;
+using LongLM.Models;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>Options shared by commands that load a model.</summary>
+public static class ModelOptions
+{
+    /// <summary>--model DIR.</summary>
+    public static Option<string> Model() => new("--model", "-m") { Description = "Model folder in Hugging Face layout (config.json, *.safetensors, tokenizer)", Required = true };
+
+    /// <summary>--backend NAME.</summary>
+    public static Option<string> Backend()
+    {
+        var option = new Option<string>("--backend") { Description = "Compute backend", DefaultValueFactory = _ => "cpu" };
+        option.AcceptOnlyFromAmong([.. Backends.Names]);
+        return option;
+    }
+
+    /// <summary>--json.</summary>
+    public static Option<bool> Json(string description = "Print JSON") => new("--json") { Description = description };
+}
