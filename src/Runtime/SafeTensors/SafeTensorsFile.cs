@@ -130,6 +130,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     private static (Dictionary<string, TensorInfo>, IReadOnlyDictionary<string, string>) ParseHeader(string path, ReadOnlySpan<byte> header, long dataLength)
     {
+        // System.Text.Json does not validate string contents while parsing; reading an invalid one later throws
+        // InvalidOperationException, so bad UTF-8 is refused here and bad escapes are caught below.
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new SafeTensorsException(path, "header is not valid UTF-8");
         JsonDocument document;
         try
         {
@@ -141,24 +144,32 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new SafeTensorsException(path, "header is not a JSON object");
-            var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                if (property.Name == "__metadata__")
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new SafeTensorsException(path, "header is not a JSON object");
+                var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var property in document.RootElement.EnumerateObject())
                 {
-                    if (property.Value.ValueKind != JsonValueKind.Object) throw new SafeTensorsException(path, "__metadata__ is not an object");
-                    foreach (var m in property.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
-                    continue;
+                    if (property.Name == "__metadata__")
+                    {
+                        if (property.Value.ValueKind != JsonValueKind.Object) throw new SafeTensorsException(path, "__metadata__ is not an object");
+                        foreach (var m in property.Value.EnumerateObject())
+                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
+                        continue;
+                    }
+                    if (tensors.ContainsKey(property.Name)) throw new SafeTensorsException(path, $"tensor '{property.Name}' is listed twice");
+                    tensors.Add(property.Name, ParseEntry(path, property.Name, property.Value, dataLength));
                 }
-                if (tensors.ContainsKey(property.Name)) throw new SafeTensorsException(path, $"tensor '{property.Name}' is listed twice");
-                tensors.Add(property.Name, ParseEntry(path, property.Name, property.Value, dataLength));
+                CheckNoOverlap(path, tensors.Values);
+                return (tensors, metadata);
             }
-            CheckNoOverlap(path, tensors.Values);
-            return (tensors, metadata);
+            catch (InvalidOperationException e)
+            {
+                // A string with an unpaired surrogate escape (e.g. "\ud800") cannot be read as text.
+                throw new SafeTensorsException(path, $"header holds an invalid string ({e.Message})", e);
+            }
         }
     }
 
@@ -196,7 +207,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
         if (!entry.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw new SafeTensorsException(path, $"tensor '{name}': data_offsets must be [begin, end]");
-        if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
+        if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
+            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
             throw new SafeTensorsException(path, $"tensor '{name}': data_offsets {offsets.GetRawText()} are not integers");
         if (begin < 0 || end < begin || end > dataLength)
             throw new SafeTensorsException(path, $"tensor '{name}': data_offsets [{begin}, {end}] lie outside the {dataLength}-byte data section");

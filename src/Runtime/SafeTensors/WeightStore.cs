@@ -90,8 +90,11 @@ public sealed class WeightStore : IDisposable
         Dictionary<string, string> weightMap;
         try
         {
-            using var document = JsonDocument.Parse(System.IO.File.ReadAllBytes(indexPath));
-            if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            byte[] indexBytes = System.IO.File.ReadAllBytes(indexPath);
+            if (!System.Text.Unicode.Utf8.IsValid(indexBytes)) throw new SafeTensorsException(indexPath, "not valid UTF-8");
+            using var document = JsonDocument.Parse(indexBytes);
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new SafeTensorsException(indexPath, "no \"weight_map\" object");
             weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var entry in map.EnumerateObject())
@@ -107,6 +110,11 @@ public sealed class WeightStore : IDisposable
         catch (JsonException e)
         {
             throw new SafeTensorsException(indexPath, $"not valid JSON ({e.Message})", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string with an unpaired surrogate escape (e.g. "\ud800") cannot be read as text.
+            throw new SafeTensorsException(indexPath, $"holds an invalid string ({e.Message})", e);
         }
 
         var files = new List<SafeTensorsFile>();
