@@ -15,8 +15,9 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
     /// <summary>Standard error.</summary>
     public TextWriter Err { get; } = stderr;
 
-    /// <summary>Writes one error line.</summary>
-    public void Error(string message) => Err.WriteLine($"longlm: error: {message}");
+    /// <summary>Writes one error line (multi-line messages, such as a list of allowed values, are folded).</summary>
+    public void Error(string message) =>
+        Err.WriteLine("longlm: error: " + string.Join(' ', message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
 
     /// <summary>
     /// Runs a command body: input problems (LongLMException, missing files, bad arguments) are one line and

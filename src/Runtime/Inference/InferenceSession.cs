@@ -53,7 +53,7 @@ public sealed class InferenceSession : IDisposable
         if (_pending is int pending)
         {
             _pending = null;
-            ids = [pending, .. ids];
+            ids = new int[] { pending }.Concat(ids.ToArray()).ToArray();
         }
         if (ids.IsEmpty) throw new LongLMException("the prompt is empty: give at least one token (for example BOS)");
         if (chunk <= 0) throw new ArgumentOutOfRangeException(nameof(chunk));

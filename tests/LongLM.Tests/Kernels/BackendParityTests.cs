@@ -162,6 +162,12 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(silu, Download(dst, 1000), 1e-6f, 1e-5f, "silu*up");
         _backend.Add(da, db, dst, 1000);
         Tolerance.AssertClose(sum, Download(dst, 1000), 0f, 0f, "add");
+        // In place, as the model uses them (dst aliases the first input).
+        _backend.SiluMul(da, db, da, 1000);
+        Tolerance.AssertClose(silu, Download(da, 1000), 1e-6f, 1e-5f, "silu*up in place");
+        _backend.Upload(a, da);
+        _backend.Add(da, db, da, 1000);
+        Tolerance.AssertClose(sum, Download(da, 1000), 0f, 0f, "add in place");
     }
 
     [Fact]
