@@ -32,3 +32,13 @@ mkdir -p "$GOLDEN"
 gen "$MODELS/stories260K" \
     1,403,407,261,378,432,383,286,261,376,298,315,421,395,317,426 \
     stories260K_logits.json all
+
+# Random-weight fixtures written by `longlm make-fixture` (the tests rebuild them from the same seeds):
+# tiny = q/k/v/o biases, untied lm_head, GQA 2:1, F32; tiny-tied = tied, GQA 2:1, BF16 storage.
+LONGLM="${LONGLM:-$ROOT/tools/LongLM.Cli/bin/Release/net10.0/longlm}"
+FIXTURES="$(mktemp -d)"
+trap 'rm -rf "$FIXTURES"' EXIT
+"$LONGLM" make-fixture --family llama --shape tiny --dtype f32 --seed 7 --out "$FIXTURES/tiny"
+"$LONGLM" make-fixture --family llama --shape tiny-tied --dtype bf16 --seed 11 --out "$FIXTURES/tiny-tied"
+gen "$FIXTURES/tiny" 5,100,257,300,12,42,318,7,99,150,200,250 fixture_tiny_f32_seed7_logits.json all
+gen "$FIXTURES/tiny-tied" 5,100,257,299,12,42,280,7,99,150 fixture_tiny-tied_bf16_seed11_logits.json all
