@@ -1,0 +1,108 @@
+using System.Text;
+
+namespace LongLM.Runtime.Tokenization;
+
+/// <summary>
+/// The tokenizer of a Hugging Face model folder: SentencePiece (<c>tokenizer.model</c>) or byte-level BPE
+/// (<c>tokenizer.json</c>), with the BOS/EOS conventions of <c>tokenizer_config.json</c>.
+/// </summary>
+/// <remarks>
+/// <see cref="Encode(string, bool)"/> and <see cref="Decode"/> may be called from several threads at once;
+/// a <see cref="StreamingDecoder"/> belongs to one sequence and one thread.
+/// </remarks>
+public abstract class ModelTokenizer
+{
+    private protected ModelTokenizer(int vocabSize, int? bosId, int? eosId, bool addBos)
+    {
+        VocabSize = vocabSize;
+        BosId = bosId;
+        EosId = eosId;
+        AddBos = addBos && bosId is not null;
+    }
+
+    /// <summary>
+    /// Loads the tokenizer of <paramref name="modelDirectory"/>: <c>tokenizer.json</c> when present, otherwise
+    /// <c>tokenizer.model</c>; <c>tokenizer_config.json</c>, when present, supplies BOS/EOS and add_bos_token.
+    /// </summary>
+    /// <param name="modelDirectory">A Hugging Face model folder.</param>
+    /// <returns>The tokenizer.</returns>
+    /// <exception cref="TokenizerException">No tokenizer file, or one that does not parse or is unsupported.</exception>
+    public static ModelTokenizer Load(string modelDirectory) => TokenizerLoader.Load(modelDirectory);
+
+    /// <summary>"sentencepiece" or "bpe".</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>Number of ids this tokenizer knows: one more than the largest id, added tokens included.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Beginning-of-sequence id, or null when the tokenizer has none.</summary>
+    public int? BosId { get; }
+
+    /// <summary>End-of-sequence id, or null when the tokenizer has none.</summary>
+    public int? EosId { get; }
+
+    /// <summary>Whether <see cref="Encode(string)"/> prepends <see cref="BosId"/> (the model was trained that way).</summary>
+    public bool AddBos { get; }
+
+    /// <summary>Encodes <paramref name="text"/>, prepending BOS when <see cref="AddBos"/>. Never appends EOS.</summary>
+    /// <param name="text">Text to encode.</param>
+    /// <returns>Token ids.</returns>
+    public int[] Encode(string text) => Encode(text, AddBos);
+
+    /// <summary>Encodes <paramref name="text"/>. Never appends EOS.</summary>
+    /// <param name="text">Text to encode.</param>
+    /// <param name="addBos">Whether to prepend <see cref="BosId"/>.</param>
+    /// <returns>Token ids.</returns>
+    /// <exception cref="InvalidOperationException"><paramref name="addBos"/> is true but the tokenizer has no BOS.</exception>
+    public int[] Encode(string text, bool addBos)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length / 3 + 2);
+        if (addBos)
+        {
+            ids.Add(BosId ?? throw new InvalidOperationException($"This {Kind} tokenizer has no BOS token to prepend."));
+        }
+
+        EncodeText(text, ids);
+        return ids.ToArray();
+    }
+
+    /// <summary>
+    /// Decodes ids to text. BOS and EOS decode to nothing; other special tokens decode to their text.
+    /// Bytes that do not form valid UTF-8 decode to U+FFFD.
+    /// </summary>
+    /// <param name="ids">Token ids.</param>
+    /// <returns>The text.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An id is negative or not below <see cref="VocabSize"/>.</exception>
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        var decoder = CreateTextDecoder();
+        var text = new StringBuilder(ids.Length * 4);
+        foreach (int id in ids)
+        {
+            decoder.Append(id, text);
+        }
+
+        decoder.Finish(text);
+        return text.ToString();
+    }
+
+    /// <summary>Starts decoding one generated sequence token by token.</summary>
+    /// <returns>A decoder whose pieces concatenate to <see cref="Decode"/> of the same ids.</returns>
+    public StreamingDecoder CreateStreamingDecoder() => new(CreateTextDecoder());
+
+    /// <summary>Appends the ids of <paramref name="text"/> (no BOS, no EOS) to <paramref name="ids"/>.</summary>
+    private protected abstract void EncodeText(string text, List<int> ids);
+
+    /// <summary>A fresh decoding state for one sequence.</summary>
+    private protected abstract TokenTextDecoder CreateTextDecoder();
+
+    /// <summary>Throws when <paramref name="id"/> is outside [0, <see cref="VocabSize"/>).</summary>
+    internal void CheckId(int id)
+    {
+        if ((uint)id >= (uint)VocabSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is outside this tokenizer's vocabulary [0, {VocabSize}).");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace LongLM.Runtime.Tokenization;
+
+/// <summary>Chooses and reads the tokenizer files of a model folder (see <see cref="ModelTokenizer.Load"/>).</summary>
+internal static class TokenizerLoader
+{
+    public const string TokenizerJsonFile = "tokenizer.json";
+    public const string SentencePieceFile = "tokenizer.model";
+    public const string ConfigFile = "tokenizer_config.json";
+
+    public static ModelTokenizer Load(string modelDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        if (!Directory.Exists(modelDirectory))
+        {
+            throw new TokenizerException($"Model folder '{modelDirectory}' does not exist.", modelDirectory);
+        }
+
+        string configPath = Path.Combine(modelDirectory, ConfigFile);
+        var config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
+
+        string modelPath = Path.Combine(modelDirectory, SentencePieceFile);
+        if (File.Exists(modelPath))
+        {
+            return SentencePieceModelTokenizer.Load(modelPath, config);
+        }
+
+        throw new TokenizerException(
+            $"No tokenizer in '{modelDirectory}': expected {TokenizerJsonFile} (Hugging Face) or {SentencePieceFile} (SentencePiece).",
+            modelDirectory);
+    }
+
+    /// <summary>Reads a whole tokenizer file, turning I/O failures into <see cref="TokenizerException"/>.</summary>
+    public static byte[] ReadAllBytes(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerException($"'{path}' could not be read: {e.Message}", path, e);
+        }
+    }
+}
