@@ -18,7 +18,26 @@ internal static class TokenizerLoader
         string configPath = Path.Combine(modelDirectory, ConfigFile);
         var config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
 
+        string jsonPath = Path.Combine(modelDirectory, TokenizerJsonFile);
         string modelPath = Path.Combine(modelDirectory, SentencePieceFile);
+        if (File.Exists(jsonPath))
+        {
+            var json = TokenizerJson.Read(jsonPath);
+            if (json.Unsupported is null)
+            {
+                return ByteLevelBpeModelTokenizer.Create(json, config);
+            }
+
+            // A well-formed tokenizer.json we cannot run (a SentencePiece conversion, Unigram ...) usually
+            // ships with the tokenizer.model it was converted from: that one describes the same tokenizer.
+            if (File.Exists(modelPath))
+            {
+                return SentencePieceModelTokenizer.Load(modelPath, config);
+            }
+
+            throw new TokenizerException($"'{jsonPath}' is not supported: {json.Unsupported}", jsonPath);
+        }
+
         if (File.Exists(modelPath))
         {
             return SentencePieceModelTokenizer.Load(modelPath, config);
