@@ -1,0 +1,152 @@
+using System.Text;
+using LongLM.Runtime.Tokenization;
+using static LongLM.Tests.Tokenization.TokenizerTestData;
+
+namespace LongLM.Tests.Tokenization;
+
+/// <summary>
+/// A model folder is untrusted input: every broken or unsupported tokenizer file gives a
+/// <see cref="TokenizerException"/> that names the file, never a raw parser exception.
+/// </summary>
+public sealed class BadTokenizerFileTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private TokenizerException LoadFails(string expectedFile)
+    {
+        var error = Assert.Throws<TokenizerException>(() => ModelTokenizer.Load(_dir.Path));
+        Assert.Contains(expectedFile, error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.FilePath);
+        return error;
+    }
+
+    [Fact]
+    public void GarbageSentencePieceModel_NamesTheFile()
+    {
+        File.WriteAllText(_dir.File("tokenizer.model"), "this is not a sentencepiece model, just text");
+        var error = LoadFails("tokenizer.model");
+        Assert.EndsWith("tokenizer.model", error.FilePath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TruncatedSentencePieceModel_NamesTheFile()
+    {
+        // The first kilobyte of the real Llama 2 model: a protobuf cut off in the middle of a field.
+        byte[] model = File.ReadAllBytes(Path.Combine(ModelDir(Llama2), "tokenizer.model"));
+        File.WriteAllBytes(_dir.File("tokenizer.model"), model[..1000]);
+        LoadFails("tokenizer.model");
+    }
+
+    [Fact]
+    public void EmptySentencePieceModel_NamesTheFile()
+    {
+        File.WriteAllBytes(_dir.File("tokenizer.model"), []);
+        LoadFails("tokenizer.model");
+    }
+
+    [Fact]
+    public void TruncatedTokenizerJson_NamesTheFile()
+    {
+        // The first 100 kB of the real GPT-NeoX tokenizer.json: JSON that stops inside model.vocab.
+        byte[] json = File.ReadAllBytes(Path.Combine(ModelDir(GptNeox), "tokenizer.json"));
+        File.WriteAllBytes(_dir.File("tokenizer.json"), json[..100_000]);
+        var error = LoadFails("tokenizer.json");
+        Assert.EndsWith("tokenizer.json", error.FilePath, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("WordPiece")]
+    [InlineData("Unigram")]
+    [InlineData("WordLevel")]
+    public void UnsupportedModelType_NamesTheFileAndTheType(string type)
+    {
+        File.WriteAllText(_dir.File("tokenizer.json"),
+            $$$"""{"version": "1.0", "added_tokens": [], "model": {"type": "{{{type}}}", "vocab": {"[UNK]": 0, "a": 1}, "unk_token": "[UNK]"}}""");
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains(type, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TokenizerJsonWithoutModelSection_NamesTheFile()
+    {
+        File.WriteAllText(_dir.File("tokenizer.json"), """{"version": "1.0", "added_tokens": []}""");
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains("\"model\"", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TokenizerJsonWithWrongKinds_NamesTheFile()
+    {
+        File.WriteAllText(_dir.File("tokenizer.json"),
+            """{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}}""");
+        LoadFails("tokenizer.json");
+    }
+
+    [Fact]
+    public void TokenizerJsonNotByteLevel_WithoutTokenizerModel_NamesTheFile()
+    {
+        // A SentencePiece-style conversion (Metaspace, byte_fallback) that LongLM does not run from tokenizer.json.
+        File.WriteAllText(_dir.File("tokenizer.json"),
+            """{"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains("Metaspace", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TokenizerJsonNotSupported_WithTokenizerModelBeside_LoadsTheSentencePieceModel()
+    {
+        // Repos that ship both describe one tokenizer; the tokenizer.model is the one LongLM can run.
+        File.WriteAllText(_dir.File("tokenizer.json"),
+            """{"model": {"type": "Unigram", "vocab": [["<unk>", 0.0]], "unk_id": 0}}""");
+        File.Copy(Path.Combine(ModelDir(Stories260K), "tokenizer.model"), _dir.File("tokenizer.model"));
+        var tokenizer = ModelTokenizer.Load(_dir.Path);
+        Assert.Equal("sentencepiece", tokenizer.Kind);
+        Assert.Equal(512, tokenizer.VocabSize);
+    }
+
+    [Fact]
+    public void FolderWithoutTokenizer_NamesBothExpectedFiles()
+    {
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains("tokenizer.model", error.Message, StringComparison.Ordinal);
+        Assert.Equal(_dir.Path, error.FilePath);
+    }
+
+    [Fact]
+    public void MissingFolder_NamesTheFolder()
+    {
+        string missing = _dir.File("no-such-model");
+        var error = Assert.Throws<TokenizerException>(() => ModelTokenizer.Load(missing));
+        Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadTokenizerConfig_NamesTheConfigFile()
+    {
+        File.Copy(Path.Combine(ModelDir(Stories260K), "tokenizer.model"), _dir.File("tokenizer.model"));
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"add_bos_token": true, "bos_token": """);
+        LoadFails("tokenizer_config.json");
+    }
+
+    [Fact]
+    public void ConfigNamingAnUnknownBos_NamesTheConfigFileAndToken()
+    {
+        File.Copy(Path.Combine(ModelDir(Stories260K), "tokenizer.model"), _dir.File("tokenizer.model"));
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"bos_token": {"content": "<|no-such-token|>"}}""");
+        var error = LoadFails("tokenizer_config.json");
+        Assert.Contains("<|no-such-token|>", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SplitPatternThatIsNotARegex_NamesTheFile()
+    {
+        var json = new StringBuilder("""{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [""");
+        json.Append("""{"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated", "invert": false},""");
+        json.Append("""{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},""");
+        json.Append(""" "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
+        File.WriteAllText(_dir.File("tokenizer.json"), json.ToString());
+        LoadFails("tokenizer.json");
+    }
+}
