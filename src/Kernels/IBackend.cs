@@ -9,15 +9,6 @@ public enum RopePairing
     Interleaved,
 }
 
-/// <summary>Shape of one attention call over a KV cache.</summary>
-/// <param name="QueryCount">Rows of q (tokens in this forward call).</param>
-/// <param name="FirstQuerySlot">Cache slot of the first query token; query i sees slots [0, FirstQuerySlot + i].</param>
-/// <param name="Heads">Query heads.</param>
-/// <param name="KvHeads">Key/value heads (GQA: Heads is a multiple of KvHeads).</param>
-/// <param name="HeadDim">Dimension of one head.</param>
-/// <param name="Scale">Logit scale, normally 1/sqrt(HeadDim).</param>
-public readonly record struct AttentionShape(int QueryCount, int FirstQuerySlot, int Heads, int KvHeads, int HeadDim, float Scale);
-
 /// <summary>
 /// The compute layer. Activations are float32 buffers; weights may stay F16/BF16. Every op has a scalar
 /// reference in <c>LongLM.Kernels.Ops</c> that parity tests compare against.
@@ -58,10 +49,18 @@ public interface IBackend : IDisposable
     void Rope(DeviceBuffer x, DeviceBuffer cosSin, int rows, int heads, int headDim, int rotaryDim, RopePairing pairing);
 
     /// <summary>
-    /// Causal GQA attention: output[i, h, :] = softmax_j(scale * q[i,h,:] . k[j, h/(Heads/KvHeads), :]) v[j, ...]
-    /// over cache slots j in [0, FirstQuerySlot + i]. Caches are [slots, KvHeads, HeadDim].
+    /// GQA attention of a block of queries over local (rotated) keys, optional far keys (LM-Infinite's starting
+    /// tokens or the ceiling-only ablation) and optional extra top-k entries; see <see cref="AttentionShape"/> for
+    /// which keys each query sees and with which logit.
     /// </summary>
-    void Attention(DeviceBuffer q, DeviceBuffer keys, DeviceBuffer values, DeviceBuffer output, AttentionShape shape);
+    void Attention(AttentionBuffers buffers, AttentionShape shape);
+
+    /// <summary>
+    /// LM-Infinite top-k middle tokens (algorithms.md 2.5), per query head h: scores
+    /// scale * query[h] . farKeys[j, h/group] for far slots j in [begin, end), the k largest (ties to the lower j)
+    /// written as logits [heads, k] and their values [heads, k, headDim].
+    /// </summary>
+    void SelectTopK(DeviceBuffer query, DeviceBuffer farKeys, DeviceBuffer farValues, TopKShape shape, DeviceBuffer logits, DeviceBuffer values);
 
     /// <summary>dst = silu(gate) * up, elementwise (SwiGLU).</summary>
     void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer destination, long count);

@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Runtime;
+using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.SafeTensors;
@@ -41,13 +42,18 @@ public sealed class LanguageModel : IDisposable
     /// <summary>The weights as stored.</summary>
     public WeightStore Weights => _store;
 
-    /// <summary>Loads <paramref name="directory"/> on the backend named <paramref name="backend"/> ("cpu" by default).</summary>
-    public static LanguageModel Load(string directory, string backend = "cpu") => Load(directory, Backends.Create(backend), ownsBackend: true);
+    /// <summary>
+    /// Loads <paramref name="directory"/> on the backend named <paramref name="backend"/> ("cpu" by default);
+    /// <paramref name="attention"/> turns on LM-Infinite or an ablation (null: the model's own attention).
+    /// </summary>
+    public static LanguageModel Load(string directory, string backend = "cpu", LambdaAttentionOptions? attention = null) =>
+        Load(directory, Backends.Create(backend), ownsBackend: true, attention);
 
     /// <summary>Loads <paramref name="directory"/> on an existing backend (which the caller keeps owning).</summary>
-    public static LanguageModel Load(string directory, IBackend backend) => Load(directory, backend, ownsBackend: false);
+    public static LanguageModel Load(string directory, IBackend backend, LambdaAttentionOptions? attention = null) =>
+        Load(directory, backend, ownsBackend: false, attention);
 
-    private static LanguageModel Load(string directory, IBackend backend, bool ownsBackend)
+    private static LanguageModel Load(string directory, IBackend backend, bool ownsBackend, LambdaAttentionOptions? attention)
     {
         try
         {
@@ -59,7 +65,8 @@ public sealed class LanguageModel : IDisposable
             var store = WeightStore.Open(directory);
             try
             {
-                var model = ModelRegistry.Create(config, store, backend);
+                var policy = attention?.Resolve(config) ?? LambdaAttentionOptions.ModelDefault(config);
+                var model = ModelRegistry.Create(config, store, backend, policy);
                 return new LanguageModel(directory, config, generation, store, model, tokenizer, ownsBackend);
             }
             catch

@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Models.Llama;
+using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.SafeTensors;
@@ -9,14 +10,14 @@ namespace LongLM.Models;
 /// <summary>Maps config.json ("architectures", then "model_type") to the file that implements the family.</summary>
 public static class ModelRegistry
 {
-    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, ICausalLM> Create);
+    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ICausalLM> Create);
 
     private static readonly Family[] Families =
     [
         new("llama",
             ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
             ["llama", "mistral", "qwen2"],
-            (c, s, b) => new LlamaModel(c, s, b)),
+            (c, s, b, p) => new LlamaModel(c, s, b, p)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>
@@ -25,8 +26,9 @@ public static class ModelRegistry
     /// <summary>The family name ("llama") for <paramref name="config"/>, or a clear error listing what is supported.</summary>
     public static string FamilyOf(ModelConfig config) => Find(config).Name;
 
-    /// <summary>Builds the model for <paramref name="config"/>.</summary>
-    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend) => Find(config).Create(config, store, backend);
+    /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
+    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy) =>
+        Find(config).Create(config, store, backend, policy);
 
     private static Family Find(ModelConfig config)
     {

@@ -93,25 +93,37 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Attention(DeviceBuffer q, DeviceBuffer keys, DeviceBuffer values, DeviceBuffer output, AttentionShape shape)
+    public void Attention(AttentionBuffers buffers, AttentionShape shape)
     {
-        var qs = Host(q);
-        var ks = Host(keys);
-        var vs = Host(values);
-        var os = Host(output);
-        int maxKeys = shape.FirstQuerySlot + shape.QueryCount;
-        CpuParallel.For(shape.QueryCount * shape.Heads, Math.Max(1, 8192 / maxKeys), (start, end) =>
+        shape.Validate();
+        float[] q = Host(buffers.Query), k = Host(buffers.LocalKeys), v = Host(buffers.LocalValues), o = Host(buffers.Output);
+        float[]? fq = Optional(buffers.FarQuery), fk = Optional(buffers.FarKeys), fv = Optional(buffers.FarValues);
+        float[]? el = Optional(buffers.ExtraLogits), ev = Optional(buffers.ExtraValues);
+        int scratchLength = shape.LocalCount + shape.FarCount + shape.ExtraCount;
+        int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
+        CpuParallel.For(shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), (start, end) =>
         {
-            float[] scores = System.Buffers.ArrayPool<float>.Shared.Rent(maxKeys);
+            float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(scratchLength);
             try
             {
+                var spans = new AttentionSpans(q, k, v, o, fq, fk, fv, el, ev);
                 for (int job = start; job < end; job++)
-                    Ops.Attention.Head(qs, ks, vs, os, shape, job / shape.Heads, job % shape.Heads, scores);
+                    Ops.Attention.Head(spans, shape, job / shape.Heads, job % shape.Heads, scratch);
             }
             finally
             {
-                System.Buffers.ArrayPool<float>.Shared.Return(scores);
+                System.Buffers.ArrayPool<float>.Shared.Return(scratch);
             }
+        });
+    }
+
+    /// <inheritdoc />
+    public void SelectTopK(DeviceBuffer query, DeviceBuffer farKeys, DeviceBuffer farValues, TopKShape shape, DeviceBuffer logits, DeviceBuffer values)
+    {
+        float[] q = Host(query), k = Host(farKeys), v = Host(farValues), l = Host(logits), o = Host(values);
+        CpuParallel.For(shape.Heads, 1, (start, end) =>
+        {
+            for (int h = start; h < end; h++) TopK.Head(q, k, v, shape, h, l, o);
         });
     }
 
@@ -145,6 +157,8 @@ public sealed class CpuBackend : IBackend
     public void Dispose()
     {
     }
+
+    private static float[]? Optional(DeviceBuffer? buffer) => buffer is null ? null : Host(buffer);
 
     private static float[] Host(DeviceBuffer buffer) =>
         (buffer as CpuBuffer ?? throw new ArgumentException($"buffer belongs to another backend ({buffer.GetType().Name})")).Data;

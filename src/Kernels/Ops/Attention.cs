@@ -3,55 +3,151 @@ using System.Numerics.Tensors;
 namespace LongLM.Kernels.Ops;
 
 /// <summary>
-/// Causal grouped-query attention of a block of queries over a KV cache laid out [slot, kvHead, headDim].
-/// Query head h reads KV head h / (Heads / KvHeads), as HF repeat_kv.
+/// Attention of a block of queries under <see cref="AttentionShape"/>'s rule: local rotary keys, far keys at the
+/// distance ceiling, top-k extras, one softmax. The fast path and the double-precision reference share the
+/// membership functions below, which are the dense rule of algorithms.md 2.2 written once.
 /// </summary>
 public static class Attention
 {
-    /// <summary>One (query row, head): scores over slots [0, FirstQuerySlot + row], softmax, weighted sum of values.</summary>
-    public static void Head(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output,
-        AttentionShape shape, int row, int head, Span<float> scores)
+    /// <summary>First local position visible to the query at <paramref name="position"/>.</summary>
+    public static long LocalStart(in AttentionShape s, long position) =>
+        s.Window == long.MaxValue ? s.LocalFirstPosition : Math.Max(s.LocalFirstPosition, position - s.Window + 1);
+
+    /// <summary>Far slots [0, end) are candidates for the query at <paramref name="position"/> (those outside its window).</summary>
+    public static int FarEnd(in AttentionShape s, long position)
     {
-        int hd = shape.HeadDim;
-        int kvHead = head / (shape.Heads / shape.KvHeads);
-        int stride = shape.KvHeads * hd;
-        int count = shape.FirstQuerySlot + row + 1;
-        ReadOnlySpan<float> query = q.Slice((row * shape.Heads + head) * hd, hd);
-        Span<float> s = scores[..count];
-        for (int j = 0; j < count; j++)
-            s[j] = TensorPrimitives.Dot(query, keys.Slice(j * stride + kvHead * hd, hd)) * shape.Scale;
-        TensorPrimitives.SoftMax(s, s);
-        Span<float> o = output.Slice((row * shape.Heads + head) * hd, hd);
-        o.Clear();
-        for (int j = 0; j < count; j++)
-            TensorPrimitives.MultiplyAdd(values.Slice(j * stride + kvHead * hd, hd), s[j], o, o);
+        if (s.FarCount == 0 || s.Window == long.MaxValue) return 0;
+        long end = Math.Min(Math.Min(s.FarCount, s.GlobalLimit - s.FarFirstPosition), position - s.Window + 1 - s.FarFirstPosition);
+        return (int)Math.Clamp(end, 0, s.FarCount);
     }
 
-    /// <summary>Scalar reference in double precision for every row and head.</summary>
-    public static void Reference(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output, AttentionShape shape)
+    /// <summary>One (query row, head). Scratch must hold LocalCount + FarCount + ExtraCount floats.</summary>
+    public static void Head(AttentionSpans b, in AttentionShape s, int row, int head, Span<float> scratch)
     {
-        int hd = shape.HeadDim, group = shape.Heads / shape.KvHeads, stride = shape.KvHeads * hd;
-        for (int row = 0; row < shape.QueryCount; row++)
-            for (int h = 0; h < shape.Heads; h++)
+        int hd = s.HeadDim, kvHead = head / (s.Heads / s.KvHeads), stride = s.KvHeads * hd;
+        long i = s.FirstQueryPosition + row;
+        var q = b.Query.Slice((row * s.Heads + head) * hd, hd);
+        int localFrom = (int)(LocalStart(s, i) - s.LocalFirstPosition), localTo = (int)(i - s.LocalFirstPosition);
+        int farEnd = FarEnd(s, i);
+        int extra = row == s.QueryCount - 1 ? s.ExtraCount : 0;
+        int localCount = localTo - localFrom + 1;
+        var logits = scratch[..(farEnd + localCount + extra)];
+
+        for (int f = 0; f < farEnd; f++)
+        {
+            long distance = i - (s.FarFirstPosition + f);
+            logits[f] = distance >= s.StationaryFrom
+                ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
+                : 0f;
+        }
+        for (int j = 0; j < localCount; j++)
+            logits[farEnd + j] = TensorPrimitives.Dot(q, b.LocalKeys.Slice((localFrom + j) * stride + kvHead * hd, hd)) * s.Scale;
+        for (int e = 0; e < extra; e++)
+            logits[farEnd + localCount + e] = b.ExtraLogits[head * s.ExtraCount + e];
+
+        TensorPrimitives.SoftMax(logits, logits);
+        var o = b.Output.Slice((row * s.Heads + head) * hd, hd);
+        o.Clear();
+        for (int f = 0; f < farEnd; f++)
+            TensorPrimitives.MultiplyAdd(b.FarValues.Slice(f * stride + kvHead * hd, hd), logits[f], o, o);
+        for (int j = 0; j < localCount; j++)
+            TensorPrimitives.MultiplyAdd(b.LocalValues.Slice((localFrom + j) * stride + kvHead * hd, hd), logits[farEnd + j], o, o);
+        for (int e = 0; e < extra; e++)
+            TensorPrimitives.MultiplyAdd(b.ExtraValues.Slice((head * s.ExtraCount + e) * hd, hd), logits[farEnd + localCount + e], o, o);
+    }
+
+    /// <summary>Scalar reference in double precision: the same rule, key by key, every row and head.</summary>
+    public static void Reference(AttentionSpans b, AttentionShape s)
+    {
+        int hd = s.HeadDim, stride = s.KvHeads * hd;
+        for (int row = 0; row < s.QueryCount; row++)
+            for (int h = 0; h < s.Heads; h++)
             {
-                int kvHead = h / group, count = shape.FirstQuerySlot + row + 1;
-                var logits = new double[count];
-                double max = double.NegativeInfinity;
-                for (int j = 0; j < count; j++)
+                int kvHead = h / (s.Heads / s.KvHeads);
+                long i = s.FirstQueryPosition + row;
+                var entries = new List<(double Logit, int Source, int Index)>();
+                double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> k)
                 {
-                    double dot = 0;
-                    for (int c = 0; c < hd; c++) dot += (double)q[(row * shape.Heads + h) * hd + c] * keys[j * stride + kvHead * hd + c];
-                    logits[j] = dot * shape.Scale;
-                    max = Math.Max(max, logits[j]);
+                    double sum = 0;
+                    for (int c = 0; c < hd; c++) sum += (double)a[c] * k[c];
+                    return sum * s.Scale;
                 }
-                double sum = 0;
-                for (int j = 0; j < count; j++) sum += logits[j] = Math.Exp(logits[j] - max);
+                // Far keys: outside the window, inside the global limit.
+                for (int f = 0; f < s.FarCount; f++)
+                {
+                    long j = s.FarFirstPosition + f, distance = i - j;
+                    if (s.Window == long.MaxValue || distance < s.Window || j >= s.GlobalLimit) continue;
+                    double logit = distance >= s.StationaryFrom
+                        ? Dot(b.FarQuery.Slice((row * s.Heads + h) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd))
+                        : 0;
+                    entries.Add((logit, 0, f));
+                }
+                // Local keys: distance 0 .. Window-1, causal.
+                for (int slot = 0; slot < s.LocalCount; slot++)
+                {
+                    long j = s.LocalFirstPosition + slot, distance = i - j;
+                    if (distance < 0 || distance >= s.Window) continue;
+                    entries.Add((Dot(b.Query.Slice((row * s.Heads + h) * hd, hd), b.LocalKeys.Slice(slot * stride + kvHead * hd, hd)), 1, slot));
+                }
+                if (row == s.QueryCount - 1)
+                    for (int e = 0; e < s.ExtraCount; e++) entries.Add((b.ExtraLogits[h * s.ExtraCount + e], 2, e));
+
+                double max = entries.Max(e => e.Logit);
+                double sum = entries.Sum(e => Math.Exp(e.Logit - max));
                 for (int c = 0; c < hd; c++)
                 {
                     double acc = 0;
-                    for (int j = 0; j < count; j++) acc += logits[j] / sum * values[j * stride + kvHead * hd + c];
-                    output[(row * shape.Heads + h) * hd + c] = (float)acc;
+                    foreach (var (logit, source, index) in entries)
+                    {
+                        float v = source switch
+                        {
+                            0 => b.FarValues[index * stride + kvHead * hd + c],
+                            1 => b.LocalValues[index * stride + kvHead * hd + c],
+                            _ => b.ExtraValues[(h * s.ExtraCount + index) * hd + c],
+                        };
+                        acc += Math.Exp(logit - max) / sum * v;
+                    }
+                    b.Output[(row * s.Heads + h) * hd + c] = (float)acc;
                 }
             }
     }
+}
+
+/// <summary>Host views of <see cref="AttentionBuffers"/> (empty spans for absent buffers).</summary>
+public readonly ref struct AttentionSpans
+{
+    /// <summary>Groups the spans.</summary>
+    public AttentionSpans(ReadOnlySpan<float> query, ReadOnlySpan<float> localKeys, ReadOnlySpan<float> localValues, Span<float> output,
+        ReadOnlySpan<float> farQuery = default, ReadOnlySpan<float> farKeys = default, ReadOnlySpan<float> farValues = default,
+        ReadOnlySpan<float> extraLogits = default, ReadOnlySpan<float> extraValues = default)
+    {
+        Query = query;
+        LocalKeys = localKeys;
+        LocalValues = localValues;
+        Output = output;
+        FarQuery = farQuery;
+        FarKeys = farKeys;
+        FarValues = farValues;
+        ExtraLogits = extraLogits;
+        ExtraValues = extraValues;
+    }
+
+    /// <summary>[rows, heads, hd].</summary>
+    public ReadOnlySpan<float> Query { get; }
+    /// <summary>[slots, kvHeads, hd].</summary>
+    public ReadOnlySpan<float> LocalKeys { get; }
+    /// <summary>[slots, kvHeads, hd].</summary>
+    public ReadOnlySpan<float> LocalValues { get; }
+    /// <summary>[rows, heads, hd].</summary>
+    public Span<float> Output { get; }
+    /// <summary>[rows, heads, hd].</summary>
+    public ReadOnlySpan<float> FarQuery { get; }
+    /// <summary>[far slots, kvHeads, hd].</summary>
+    public ReadOnlySpan<float> FarKeys { get; }
+    /// <summary>[far slots, kvHeads, hd].</summary>
+    public ReadOnlySpan<float> FarValues { get; }
+    /// <summary>[heads, k].</summary>
+    public ReadOnlySpan<float> ExtraLogits { get; }
+    /// <summary>[heads, k, hd].</summary>
+    public ReadOnlySpan<float> ExtraValues { get; }
 }

@@ -1,5 +1,5 @@
 using LongLM.Kernels;
-using LongLM.Kernels.Ops;
+using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.Rope;
@@ -14,18 +14,19 @@ namespace LongLM.Models.Llama;
 public sealed class LlamaModel : ICausalLM
 {
     private readonly LlamaWeights _weights;
-    private readonly RopeFrequencies _rope;
+    private readonly RopeAttention _attention;
     private readonly Workspace _ws;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
-    public LlamaModel(ModelConfig config, WeightStore store, IBackend backend)
+    public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
     {
         if (config.HiddenAct is not ("silu" or "swish"))
             throw new ConfigException(config.FilePath, $"hidden_act '{config.HiddenAct}' is not supported for Llama-family models (supported: silu)");
         if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
         Config = config;
         Backend = backend;
-        _rope = RopeFrequencies.FromConfig(config);
+        _attention = new RopeAttention(backend, policy, RopeFrequencies.FromConfig(config), RopePairing.HalfSplit,
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, config.RotaryDim);
         _weights = LlamaWeights.Load(store, config, backend);
         _ws = new Workspace(backend, config);
     }
@@ -37,39 +38,35 @@ public sealed class LlamaModel : ICausalLM
     public IBackend Backend { get; }
 
     /// <inheritdoc />
-    public KvCache CreateCache() => new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim);
+    public AttentionPolicy Policy => _attention.Policy;
+
+    /// <inheritdoc />
+    public KvCache CreateCache(long firstPosition = 0) =>
+        new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, Policy, firstPosition);
 
     /// <inheritdoc />
     public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
     {
         var c = Config;
         var b = Backend;
-        int n = ids.Length, hidden = c.HiddenSize, heads = c.NumAttentionHeads, kvHeads = c.NumKeyValueHeads, hd = c.HeadDim;
+        int n = ids.Length, hidden = c.HiddenSize;
         if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
         foreach (int id in ids)
             if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
         _ws.Ensure(n);
-        cache.Reserve(n);
-        int start = cache.Length;
-
+        _attention.Begin(cache, n);
         b.Embedding(_weights.EmbedTokens, ids, _ws.X);
-        UploadRope(cache.NextPosition, n);
-        var shape = new AttentionShape(n, start, heads, kvHeads, hd, 1f / MathF.Sqrt(hd));
         float eps = (float)c.RmsNormEps;
 
         for (int l = 0; l < c.NumHiddenLayers; l++)
         {
             var w = _weights.Layers[l];
-            // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on RMSNorm(x).
+            // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on RMSNorm(x), attention under the policy.
             b.RmsNorm(_ws.X, w.InputLayernorm, _ws.Xb, n, hidden, eps);
             b.MatMul(_ws.Xb, w.QProj, w.QBias, _ws.Q, n);
             b.MatMul(_ws.Xb, w.KProj, w.KBias, _ws.K, n);
             b.MatMul(_ws.Xb, w.VProj, w.VBias, _ws.V, n);
-            b.Rope(_ws.Q, _ws.CosSin, n, heads, hd, c.RotaryDim, RopePairing.HalfSplit);
-            b.Rope(_ws.K, _ws.CosSin, n, kvHeads, hd, c.RotaryDim, RopePairing.HalfSplit);
-            b.Copy(_ws.K, 0, cache.Keys(l), (long)start * cache.KvDim, (long)n * cache.KvDim);
-            b.Copy(_ws.V, 0, cache.Values(l), (long)start * cache.KvDim, (long)n * cache.KvDim);
-            b.Attention(_ws.Q, cache.Keys(l), cache.Values(l), _ws.Attn, shape);
+            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
             b.MatMul(_ws.Attn, w.OProj, w.OBias, _ws.Xb, n);
             b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
 
@@ -81,7 +78,7 @@ public sealed class LlamaModel : ICausalLM
             b.MatMul(_ws.Gate, w.DownProj, w.DownBias, _ws.Xb, n);
             b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
         }
-        cache.Advance(n);
+        _attention.End(cache);
 
         // Only the rows asked for go through the final norm and the (large) output head.
         int outRows = rows == LogitsRows.All ? n : 1;
@@ -91,23 +88,18 @@ public sealed class LlamaModel : ICausalLM
         b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
     }
 
-    private void UploadRope(long firstPosition, int n)
-    {
-        int pairs = Config.RotaryDim / 2;
-        var cosSin = new float[n * pairs * 2];
-        for (int r = 0; r < n; r++)
-            Rope.CosSin(firstPosition + r, _rope.InverseFrequencies, cosSin.AsSpan(r * pairs * 2, pairs * 2), _rope.AttentionFactor);
-        Backend.Upload(cosSin, _ws.CosSin);
-    }
-
     /// <inheritdoc />
-    public void Dispose() => _ws.Dispose();
+    public void Dispose()
+    {
+        _ws.Dispose();
+        _attention.Dispose();
+    }
 
     /// <summary>Activation buffers, sized for the largest call so far (RunState in llama2.c).</summary>
     private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
     {
         private int _rows;
-        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Gate = null!, Up = null!, Logits = null!, CosSin = null!;
+        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Gate = null!, Up = null!, Logits = null!;
 
         public void Ensure(int rows)
         {
@@ -124,12 +116,11 @@ public sealed class LlamaModel : ICausalLM
             Gate = backend.Allocate(rows * (long)c.IntermediateSize); // (rows, intermediate)
             Up = backend.Allocate(rows * (long)c.IntermediateSize);
             Logits = backend.Allocate(rows * (long)c.VocabSize);      // (rows, vocab)
-            CosSin = backend.Allocate(rows * (long)(c.RotaryDim / 2 * 2)); // (rows, pairs, 2)
         }
 
         public void Dispose()
         {
-            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits, CosSin }) buffer?.Dispose();
+            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits }) buffer?.Dispose();
         }
     }
 }

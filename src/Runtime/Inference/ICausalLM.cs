@@ -1,4 +1,5 @@
 using LongLM.Kernels;
+using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 
 namespace LongLM.Runtime.Inference;
@@ -21,8 +22,11 @@ public interface ICausalLM : IDisposable
     /// <summary>The backend the weights live on.</summary>
     IBackend Backend { get; }
 
-    /// <summary>An empty KV cache shaped for this model.</summary>
-    KvCache CreateCache();
+    /// <summary>The attention policy the model runs with (vanilla, window, LM-Infinite ...).</summary>
+    AttentionPolicy Policy { get; }
+
+    /// <summary>An empty KV cache shaped for this model and policy; its first token sits at <paramref name="firstPosition"/>.</summary>
+    KvCache CreateCache(long firstPosition = 0);
 
     /// <summary>
     /// Runs <paramref name="ids"/> at the cache's next positions, appends their keys and values, and writes

@@ -30,8 +30,8 @@ public sealed class InferenceSession : IDisposable
     /// <summary>The tokenizer that goes with the model.</summary>
     public ModelTokenizer Tokenizer { get; }
 
-    /// <summary>The KV cache (its Length is the number of tokens seen).</summary>
-    public KvCache Cache { get; }
+    /// <summary>The KV cache (its TokenCount is the number of tokens seen).</summary>
+    public KvCache Cache { get; private set; }
 
     /// <summary>Ids that end generation unless the options name others.</summary>
     public IReadOnlySet<int> DefaultStopIds { get; }
@@ -42,7 +42,8 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Forgets the conversation.</summary>
     public void Reset()
     {
-        Cache.Clear();
+        Cache.Dispose();
+        Cache = _model.CreateCache();
         _history.Clear();
         _pending = null;
     }
@@ -107,6 +108,8 @@ public sealed class InferenceSession : IDisposable
             if (piece.Length > 0) yield return piece;
             await Task.Yield();
         }
+        string rest = decoder.Flush();
+        if (rest.Length > 0) yield return rest;
     }
 
     /// <inheritdoc />

@@ -1,88 +1,156 @@
 using LongLM.Kernels;
+using LongLM.Runtime.Attention;
 
 namespace LongLM.Runtime.Inference;
 
 /// <summary>
-/// Keys (rotated) and values of every layer, [slot, kvHeads, headDim] per layer, on the backend. Slots grow by
-/// doubling; <see cref="NextPosition"/> is the absolute (64-bit) position the next token will take.
+/// Per-layer keys and values on the backend, shaped by the attention policy (algorithms.md 2.7, "recommended
+/// runtime design"):
+/// <list type="bullet">
+/// <item>local store: rotated keys and values of recent positions [LocalFirstPosition, NextPosition); unbounded for
+/// vanilla attention, the last L-1 plus the current chunk under Lambda or a window;</item>
+/// <item>far store: keys (raw, to be read by the query rotated to D) and values of the stream's first positions:
+/// G of them under Lambda, all of them for ceiling-only or top-k.</item>
+/// </list>
+/// Positions are absolute and 64-bit; memory stays constant for any stream length when the policy is bounded.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     private readonly IBackend _backend;
-    private DeviceBuffer[] _keys;
-    private DeviceBuffer[] _values;
+    private readonly Store _local;
+    private readonly Store? _far;
 
-    /// <summary>An empty cache for <paramref name="layers"/> layers of <paramref name="kvHeads"/> x <paramref name="headDim"/>.</summary>
-    public KvCache(IBackend backend, int layers, int kvHeads, int headDim, int initialCapacity = 64)
+    /// <summary>An empty cache whose first token will sit at <paramref name="firstPosition"/>.</summary>
+    public KvCache(IBackend backend, int layers, int kvHeads, int headDim, AttentionPolicy policy, long firstPosition = 0)
     {
+        if (firstPosition < 0) throw new ArgumentOutOfRangeException(nameof(firstPosition));
         _backend = backend;
+        Policy = policy;
         Layers = layers;
         KvDim = kvHeads * headDim;
-        Capacity = Math.Max(1, initialCapacity);
-        _keys = Enumerable.Range(0, layers).Select(_ => backend.Allocate((long)Capacity * KvDim)).ToArray();
-        _values = Enumerable.Range(0, layers).Select(_ => backend.Allocate((long)Capacity * KvDim)).ToArray();
+        FirstPosition = NextPosition = LocalFirstPosition = firstPosition;
+        _local = new Store(backend, layers, KvDim, 64);
+        if (policy.HasFarKeys) _far = new Store(backend, layers, KvDim, policy.KeepsAllFarKeys ? 64 : Math.Max(1, policy.Global));
     }
 
-    /// <summary>Number of layers.</summary>
+    /// <summary>The policy the cache was shaped for.</summary>
+    public AttentionPolicy Policy { get; }
+    /// <summary>Layers.</summary>
     public int Layers { get; }
-    /// <summary>Floats per slot: kvHeads * headDim.</summary>
+    /// <summary>Floats per token per layer: kvHeads * headDim.</summary>
     public int KvDim { get; }
-    /// <summary>Slots allocated.</summary>
-    public int Capacity { get; private set; }
-    /// <summary>Slots filled.</summary>
-    public int Length { get; private set; }
-    /// <summary>Absolute position of the next token.</summary>
+    /// <summary>Position of the stream's first token.</summary>
+    public long FirstPosition { get; }
+    /// <summary>Position the next token takes.</summary>
     public long NextPosition { get; private set; }
+    /// <summary>Tokens seen so far.</summary>
+    public long TokenCount => NextPosition - FirstPosition;
+    /// <summary>Position of local slot 0.</summary>
+    public long LocalFirstPosition { get; private set; }
+    /// <summary>Local slots filled.</summary>
+    public int LocalCount => (int)(NextPosition - LocalFirstPosition);
+    /// <summary>Far slots filled (positions FirstPosition .. FirstPosition + FarCount - 1).</summary>
+    public int FarCount { get; private set; }
+    /// <summary>Floats held on the backend (for memory reports).</summary>
+    public long AllocatedFloats => _local.AllocatedFloats + (_far?.AllocatedFloats ?? 0);
 
-    /// <summary>Keys of <paramref name="layer"/>.</summary>
-    public DeviceBuffer Keys(int layer) => _keys[layer];
-    /// <summary>Values of <paramref name="layer"/>.</summary>
-    public DeviceBuffer Values(int layer) => _values[layer];
+    /// <summary>Local rotated keys of a layer, [slot, kvHeads, headDim].</summary>
+    public DeviceBuffer LocalKeys(int layer) => _local.Keys[layer];
+    /// <summary>Local values of a layer.</summary>
+    public DeviceBuffer LocalValues(int layer) => _local.Values[layer];
+    /// <summary>Far keys of a layer (raw unless the policy has no ceiling).</summary>
+    public DeviceBuffer? FarKeys(int layer) => _far?.Keys[layer];
+    /// <summary>Far values of a layer.</summary>
+    public DeviceBuffer? FarValues(int layer) => _far?.Values[layer];
 
-    /// <summary>Makes room for <paramref name="extra"/> more slots, doubling to keep appends amortised O(1).</summary>
-    public void Reserve(int extra)
+    /// <summary>Where the current chunk's tokens go: local slot of its first token, and how many of its first tokens the far store takes.</summary>
+    public (int LocalSlot, int FarSlot, int FarTake) Pending { get; private set; }
+
+    /// <summary>
+    /// Prepares to append <paramref name="count"/> tokens: under a bounded policy, drops local keys no query of
+    /// this chunk or later can see (all but the last L-1), then makes room.
+    /// </summary>
+    public void BeginAppend(int count)
     {
-        long needed = (long)Length + extra;
-        if (needed <= Capacity) return;
-        long capacity = Math.Max(needed, 2L * Capacity);
-        if (capacity * KvDim > int.MaxValue) capacity = Math.Max(needed, int.MaxValue / KvDim);
-        if (needed * KvDim > int.MaxValue)
-            throw new LongLMException($"the KV cache cannot hold {needed} tokens ({KvDim} floats each); use a bounded attention policy for longer streams");
-        for (int l = 0; l < Layers; l++)
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count));
+        if (Policy.BoundedLocal)
         {
-            _keys[l] = Grow(_keys[l], capacity);
-            _values[l] = Grow(_values[l], capacity);
+            int keep = (int)Math.Min(LocalCount, Math.Max(0, Policy.Window - 1L));
+            if (LocalCount > keep && LocalCount + count > _local.Capacity)
+            {
+                _local.KeepLast(LocalCount, keep, Math.Max(2L * Policy.Window, keep + count));
+                LocalFirstPosition = NextPosition - keep;
+            }
         }
-        Capacity = (int)capacity;
+        _local.Reserve(LocalCount, LocalCount + (long)count);
+        int farTake = 0;
+        if (_far is not null)
+        {
+            long farLimit = Policy.KeepsAllFarKeys ? long.MaxValue : Policy.Global;
+            farTake = (int)Math.Clamp(farLimit - FarCount, 0, count);
+            _far.Reserve(FarCount, FarCount + (long)farTake);
+        }
+        Pending = (LocalCount, FarCount, farTake);
     }
 
-    /// <summary>Records that <paramref name="count"/> tokens were written after the filled slots.</summary>
-    public void Advance(int count)
+    /// <summary>Records that the prepared chunk was written to every layer.</summary>
+    public void EndAppend(int count)
     {
-        if (Length + count > Capacity) throw new InvalidOperationException("Reserve before writing to the cache");
-        Length += count;
+        FarCount += Pending.FarTake;
         NextPosition += count;
-    }
-
-    /// <summary>Forgets every token.</summary>
-    public void Clear()
-    {
-        Length = 0;
-        NextPosition = 0;
-    }
-
-    private DeviceBuffer Grow(DeviceBuffer old, long capacity)
-    {
-        var buffer = _backend.Allocate(capacity * KvDim);
-        if (Length > 0) _backend.Copy(old, 0, buffer, 0, (long)Length * KvDim);
-        old.Dispose();
-        return buffer;
+        Pending = default;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var b in _keys) b.Dispose();
-        foreach (var b in _values) b.Dispose();
+        _local.Dispose();
+        _far?.Dispose();
+    }
+
+    /// <summary>Keys and values of every layer in growable backend buffers.</summary>
+    private sealed class Store(IBackend backend, int layers, int kvDim, long initialCapacity) : IDisposable
+    {
+        public DeviceBuffer[] Keys { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
+        public DeviceBuffer[] Values { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
+        public long Capacity { get; private set; } = initialCapacity;
+        public long AllocatedFloats => 2L * layers * Capacity * kvDim;
+
+        /// <summary>Grows (doubling) to hold <paramref name="needed"/> slots, keeping the first <paramref name="used"/>.</summary>
+        public void Reserve(long used, long needed)
+        {
+            if (needed <= Capacity) return;
+            if (needed * kvDim > int.MaxValue)
+                throw new LongLMException($"the KV cache cannot hold {needed} tokens of {kvDim} floats per layer; use --lm-infinite (bounded memory) for longer streams");
+            Replace(used, 0, Math.Min(Math.Max(needed, 2 * Capacity), int.MaxValue / kvDim));
+        }
+
+        /// <summary>Moves the last <paramref name="keep"/> of <paramref name="used"/> slots to the front of buffers of <paramref name="capacity"/>.</summary>
+        public void KeepLast(long used, long keep, long capacity) => Replace(keep, used - keep, Math.Max(capacity, Capacity));
+
+        private void Replace(long count, long from, long capacity)
+        {
+            for (int l = 0; l < layers; l++)
+            {
+                Keys[l] = Moved(Keys[l], count, from, capacity);
+                Values[l] = Moved(Values[l], count, from, capacity);
+            }
+            Capacity = capacity;
+        }
+
+        private DeviceBuffer Moved(DeviceBuffer old, long count, long from, long capacity)
+        {
+            // A fresh buffer rather than an in-place move: device copies between overlapping ranges are undefined.
+            var buffer = backend.Allocate(capacity * kvDim);
+            if (count > 0) backend.Copy(old, from * kvDim, buffer, 0, count * kvDim);
+            old.Dispose();
+            return buffer;
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in Keys) b.Dispose();
+            foreach (var b in Values) b.Dispose();
+        }
     }
 }

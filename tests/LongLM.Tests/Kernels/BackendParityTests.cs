@@ -124,26 +124,80 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dx, x.Length), 1e-5f, 1e-5f, "rope");
     }
 
-    [Theory]
-    [InlineData(1, 0, 4, 4, 8)]   // first token
-    [InlineData(1, 9, 8, 4, 8)]   // decode over a cache, GQA 2:1
-    [InlineData(5, 0, 6, 2, 16)]  // prefill, GQA 3:1
-    [InlineData(4, 3, 4, 1, 8)]   // chunk after a cache, multi-query
-    public void Attention_MatchesReference(int queries, int firstSlot, int heads, int kvHeads, int headDim)
+    public static TheoryData<string, AttentionShape> AttentionCases() => new()
     {
-        int slots = firstSlot + queries;
-        var q = Inputs.Random(queries * heads * headDim, 8, 2f);
-        var k = Inputs.Random(slots * kvHeads * headDim, 9, 2f);
-        var v = Inputs.Random(slots * kvHeads * headDim, 10);
-        var shape = new AttentionShape(queries, firstSlot, heads, kvHeads, headDim, 1f / MathF.Sqrt(headDim));
-        var expected = new float[queries * heads * headDim];
-        Attention.Reference(q, k, v, expected, shape);
+        { "first token", Shape(1, 0, 4, 4, 8) },
+        { "decode over a cache, GQA 2:1", Shape(1, 9, 8, 4, 8) },
+        { "prefill, GQA 3:1", Shape(5, 0, 6, 2, 16) },
+        { "chunk after a cache, MQA", Shape(4, 3, 4, 1, 8) },
+        { "window of 4", Shape(6, 7, 4, 2, 8) with { Window = 4, LocalFirstPosition = 4, LocalCount = 9 } },
+        { "lambda: G=2 far keys at the ceiling", Shape(6, 7, 4, 2, 8) with { Window = 4, LocalFirstPosition = 4, LocalCount = 9, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4 } },
+        { "ceiling-only with D > L: zero band", Shape(3, 9, 2, 1, 8) with { Window = 3, FarCount = 12, StationaryFrom = 6 } },
+        { "top-k extras on the last row", Shape(3, 20, 4, 2, 8) with { Window = 4, LocalFirstPosition = 19, LocalCount = 4, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4, ExtraCount = 3 } },
+        { "stream offset 1e9", Shape(2, 3, 2, 2, 8) with { FirstQueryPosition = 1_000_000_003, LocalFirstPosition = 1_000_000_000, Window = 3, FarCount = 1, FarFirstPosition = 1_000_000_000, GlobalLimit = 1_000_000_001, StationaryFrom = 3 } },
+    };
+
+    private static AttentionShape Shape(int queries, int firstPosition, int heads, int kvHeads, int headDim) => new()
+    {
+        QueryCount = queries, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
+        FirstQueryPosition = firstPosition, LocalFirstPosition = 0, LocalCount = firstPosition + queries,
+    };
+
+    [Theory]
+    [MemberData(nameof(AttentionCases))]
+    public void Attention_MatchesReference(string name, AttentionShape shape)
+    {
+        int rowDim = shape.Heads * shape.HeadDim, kvDim = shape.KvHeads * shape.HeadDim;
+        var q = Inputs.Random(shape.QueryCount * rowDim, 8, 2f);
+        var fq = Inputs.Random(shape.QueryCount * rowDim, 14, 2f);
+        var k = Inputs.Random(shape.LocalCount * kvDim, 9, 2f);
+        var v = Inputs.Random(shape.LocalCount * kvDim, 10);
+        var fk = Inputs.Random(Math.Max(1, shape.FarCount) * kvDim, 15, 2f);
+        var fv = Inputs.Random(Math.Max(1, shape.FarCount) * kvDim, 16);
+        var el = Inputs.Random(Math.Max(1, shape.Heads * shape.ExtraCount), 17, 3f);
+        var ev = Inputs.Random(Math.Max(1, rowDim * shape.ExtraCount), 18);
+        var expected = new float[shape.QueryCount * rowDim];
+        LongLM.Kernels.Ops.Attention.Reference(new AttentionSpans(q, k, v, expected, fq, fk, fv, el, ev), shape);
+
         using var dq = Upload(q);
         using var dk = Upload(k);
         using var dv = Upload(v);
+        using var dfq = Upload(fq);
+        using var dfk = Upload(fk);
+        using var dfv = Upload(fv);
+        using var del = Upload(el);
+        using var dev = Upload(ev);
         using var output = _backend.Allocate(expected.Length);
-        _backend.Attention(dq, dk, dv, output, shape);
-        Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, "attention");
+        _backend.Attention(new AttentionBuffers(dq, dk, dv, output) { FarQuery = dfq, FarKeys = dfk, FarValues = dfv, ExtraLogits = del, ExtraValues = dev }, shape);
+        Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, name);
+    }
+
+    [Fact]
+    public void SelectTopK_MatchesReferenceSelection()
+    {
+        var shape = new TopKShape(Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 0.35f, Begin: 3, End: 40, K: 5);
+        var q = Inputs.Random(4 * 8, 19);
+        var keys = Inputs.Random(45 * 2 * 8, 20);
+        var values = Inputs.Random(45 * 2 * 8, 21);
+        using var dq = Upload(q);
+        using var dk = Upload(keys);
+        using var dv = Upload(values);
+        using var logits = _backend.Allocate(4 * 5);
+        using var selected = _backend.Allocate(4 * 5 * 8);
+        _backend.SelectTopK(dq, dk, dv, shape, logits, selected);
+        var gotValues = Download(selected, 4 * 5 * 8);
+        var gotLogits = Download(logits, 4 * 5);
+        for (int h = 0; h < 4; h++)
+        {
+            int[] slots = TopK.SelectReference(q, keys, shape, h);
+            for (int e = 0; e < 5; e++)
+            {
+                Assert.Equal(values.AsSpan((slots[e] * 2 + h / 2) * 8, 8).ToArray(), gotValues.AsSpan((h * 5 + e) * 8, 8).ToArray());
+                double dot = 0;
+                for (int c = 0; c < 8; c++) dot += (double)q[h * 8 + c] * keys[(slots[e] * 2 + h / 2) * 8 + c];
+                Assert.Equal(dot * 0.35, gotLogits[h * 5 + e], 1e-5);
+            }
+        }
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public static class GenerateCommand
                 io.Out.Write(decoder.Push(id));
                 io.Out.Flush();
             }
-            io.Out.WriteLine();
+            io.Out.WriteLine(decoder.Flush());
             return ExitCodes.Ok;
         }));
         return command;

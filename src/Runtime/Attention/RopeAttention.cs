@@ -1,0 +1,167 @@
+using LongLM.Kernels;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.Rope;
+
+namespace LongLM.Runtime.Attention;
+
+/// <summary>
+/// The attention block of a RoPE model between the q/k/v projections and o_proj: rotary embedding, the KV cache
+/// update, and attention under the policy (vanilla, sliding window, or LM-Infinite's Lambda mask with the distance
+/// ceiling and top-k middle tokens, algorithms.md 2.2, 2.3, 2.5, 2.7). Model files call <see cref="Begin"/> once per
+/// forward and <see cref="Run"/> once per layer.
+/// </summary>
+public sealed class RopeAttention : IDisposable
+{
+    private readonly IBackend _backend;
+    private readonly RopeFrequencies _rope;
+    private readonly RopePairing _pairing;
+    private readonly int _heads, _kvHeads, _headDim, _rotaryDim;
+    private readonly float _scale;
+    private int _rows;
+    private DeviceBuffer? _cosSin, _cosSinFar, _cosSinTopK, _farQuery, _topKQuery, _extraLogits, _extraValues;
+    private Call _call;
+
+    /// <summary>Attention for heads of <paramref name="headDim"/>, rotating the first <paramref name="rotaryDim"/> dims.</summary>
+    public RopeAttention(IBackend backend, AttentionPolicy policy, RopeFrequencies rope, RopePairing pairing, int heads, int kvHeads, int headDim, int rotaryDim)
+    {
+        _backend = backend;
+        Policy = policy;
+        _rope = rope;
+        _pairing = pairing;
+        _heads = heads;
+        _kvHeads = kvHeads;
+        _headDim = headDim;
+        _rotaryDim = rotaryDim;
+        _scale = 1f / MathF.Sqrt(headDim);
+    }
+
+    /// <summary>The policy in force.</summary>
+    public AttentionPolicy Policy { get; }
+
+    private readonly record struct Call(int Rows, long FirstPosition, long KeysAfter, bool TopKActive, int TopKBegin, int TopKEnd);
+
+    /// <summary>Prepares a forward of <paramref name="rows"/> tokens at the cache's next positions (cos/sin tables, cache room).</summary>
+    public void Begin(KvCache cache, int rows)
+    {
+        EnsureBuffers(rows);
+        cache.BeginAppend(rows);
+        long first = cache.NextPosition;
+        long keysAfter = cache.TokenCount + rows;
+        int pairs = _rotaryDim / 2;
+        var table = new float[rows * pairs * 2];
+        for (int r = 0; r < rows; r++)
+            Kernels.Ops.Rope.CosSin(first + r, _rope.InverseFrequencies, table.AsSpan(r * pairs * 2, pairs * 2), _rope.AttentionFactor);
+        _backend.Upload(table, _cosSin!);
+
+        if (Policy.HasFarKeys && Policy.FarKeysRaw)
+        {
+            // D_eff = min(D, K - 1) with K the keys of this call (algorithms.md 2.3); equal to D whenever it matters.
+            long deff = Math.Min(Policy.Distance, keysAfter - 1);
+            Kernels.Ops.Rope.CosSin(deff, _rope.InverseFrequencies, table.AsSpan(0, pairs * 2), _rope.AttentionFactor);
+            for (int r = 1; r < rows; r++) table.AsSpan(0, pairs * 2).CopyTo(table.AsSpan(r * pairs * 2));
+            _backend.Upload(table, _cosSinFar!);
+        }
+
+        // Top-k (2.5): last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
+        bool topK = Policy.TopK > 0 && keysAfter - Policy.Window >= Policy.Global + Policy.TopK;
+        if (topK)
+        {
+            Kernels.Ops.Rope.CosSin(Policy.TopKInsertAt, _rope.InverseFrequencies, table.AsSpan(0, pairs * 2), _rope.AttentionFactor);
+            _backend.Upload(table.AsSpan(0, pairs * 2), _cosSinTopK!);
+        }
+        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window));
+    }
+
+    /// <summary>
+    /// One layer: q [rows, heads, hd], k and v [rows, kvHeads, hd] straight from the projections (k and q are
+    /// rotated here); writes the attention output [rows, heads, hd].
+    /// </summary>
+    public void Run(int layer, KvCache cache, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer output)
+    {
+        var b = _backend;
+        int rows = _call.Rows, kvDim = cache.KvDim, qDim = _heads * _headDim;
+        var (localSlot, farSlot, farTake) = cache.Pending;
+
+        // Raw (un-rotated) copies first: the far store and the ceiling query need them (2.3 "which tensor is rotated").
+        if (farTake > 0 && Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
+        if (farTake > 0) b.Copy(v, 0, cache.FarValues(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
+        bool stationary = Policy.HasFarKeys && Policy.FarKeysRaw;
+        if (stationary)
+        {
+            b.Copy(q, 0, _farQuery!, 0, (long)rows * qDim);
+            b.Rope(_farQuery!, _cosSinFar!, rows, _heads, _headDim, _rotaryDim, _pairing);
+        }
+        bool topK = _call.TopKActive && Policy.TopKInLayer(layer);
+        if (topK)
+        {
+            b.Copy(q, (long)(rows - 1) * qDim, _topKQuery!, 0, qDim);
+            b.Rope(_topKQuery!, _cosSinTopK!, 1, _heads, _headDim, _rotaryDim, _pairing);
+        }
+
+        b.Rope(q, _cosSin!, rows, _heads, _headDim, _rotaryDim, _pairing);
+        b.Rope(k, _cosSin!, rows, _kvHeads, _headDim, _rotaryDim, _pairing);
+        if (farTake > 0 && !Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
+        b.Copy(k, 0, cache.LocalKeys(layer), (long)localSlot * kvDim, (long)rows * kvDim);
+        b.Copy(v, 0, cache.LocalValues(layer), (long)localSlot * kvDim, (long)rows * kvDim);
+
+        if (topK)
+        {
+            var shape = new TopKShape(_heads, _kvHeads, _headDim, _scale, _call.TopKBegin, _call.TopKEnd, Policy.TopK);
+            b.SelectTopK(_topKQuery!, cache.FarKeys(layer)!, cache.FarValues(layer)!, shape, _extraLogits!, _extraValues!);
+        }
+
+        bool windowed = Policy.Mode is AttentionMode.Lambda or AttentionMode.LambdaNoCeiling or AttentionMode.Window or AttentionMode.CeilingOnly;
+        var attentionShape = new AttentionShape
+        {
+            QueryCount = rows,
+            Heads = _heads,
+            KvHeads = _kvHeads,
+            HeadDim = _headDim,
+            Scale = _scale,
+            FirstQueryPosition = _call.FirstPosition,
+            LocalFirstPosition = cache.LocalFirstPosition,
+            LocalCount = cache.LocalCount + rows,
+            Window = windowed ? Policy.Window : long.MaxValue,
+            FarCount = Policy.HasFarKeys ? cache.FarCount + farTake : 0,
+            FarFirstPosition = cache.FirstPosition,
+            GlobalLimit = Policy.Mode == AttentionMode.CeilingOnly ? long.MaxValue : cache.FirstPosition + Policy.Global,
+            StationaryFrom = Policy.Mode == AttentionMode.CeilingOnly ? Policy.Distance : Policy.Window,
+            ExtraCount = topK ? Policy.TopK : 0,
+        };
+        var buffers = new AttentionBuffers(q, cache.LocalKeys(layer), cache.LocalValues(layer), output)
+        {
+            FarQuery = stationary ? _farQuery : Policy.HasFarKeys ? q : null,
+            FarKeys = cache.FarKeys(layer),
+            FarValues = cache.FarValues(layer),
+            ExtraLogits = topK ? _extraLogits : null,
+            ExtraValues = topK ? _extraValues : null,
+        };
+        b.Attention(buffers, attentionShape);
+    }
+
+    /// <summary>Closes the forward: the chunk is now in the cache.</summary>
+    public void End(KvCache cache) => cache.EndAppend(_call.Rows);
+
+    private void EnsureBuffers(int rows)
+    {
+        if (rows <= _rows) return;
+        DisposeBuffers();
+        _rows = rows;
+        long pairs2 = _rotaryDim / 2 * 2, qDim = (long)_heads * _headDim;
+        _cosSin = _backend.Allocate(rows * pairs2);
+        _cosSinFar = _backend.Allocate(rows * pairs2);
+        _cosSinTopK = _backend.Allocate(pairs2);
+        _farQuery = _backend.Allocate(rows * qDim);
+        _topKQuery = _backend.Allocate(qDim);
+        _extraLogits = _backend.Allocate(Math.Max(1, (long)_heads * Policy.TopK));
+        _extraValues = _backend.Allocate(Math.Max(1, qDim * Policy.TopK));
+    }
+
+    private void DisposeBuffers()
+    {
+        foreach (var buffer in new[] { _cosSin, _cosSinFar, _cosSinTopK, _farQuery, _topKQuery, _extraLogits, _extraValues }) buffer?.Dispose();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeBuffers();
+}
