@@ -97,13 +97,21 @@ public sealed class LanguageModel : IDisposable
     /// <summary>A new conversation with its own KV cache.</summary>
     public InferenceSession CreateSession() => new(Model, Tokenizer, StopIds);
 
-    /// <summary>Float32 logits for every position of <paramref name="ids"/> ([ids.Length, vocab]), from an empty cache.</summary>
-    public float[] Logits(ReadOnlySpan<int> ids)
+    /// <summary>
+    /// Float32 logits for every position of <paramref name="ids"/> ([ids.Length, vocab]), from an empty cache, run in
+    /// chunks of <paramref name="chunk"/> tokens so activations stay bounded.
+    /// </summary>
+    public float[] Logits(ReadOnlySpan<int> ids, int chunk = 512)
     {
         if (ids.IsEmpty) throw new LongLMException("no token ids given");
-        var logits = new float[(long)ids.Length * Config.VocabSize];
+        int vocab = Config.VocabSize;
+        var logits = new float[(long)ids.Length * vocab];
         using var cache = Model.CreateCache();
-        Model.Forward(ids, cache, logits, LogitsRows.All);
+        for (int start = 0; start < ids.Length; start += chunk)
+        {
+            int n = Math.Min(chunk, ids.Length - start);
+            Model.Forward(ids.Slice(start, n), cache, logits.AsSpan(start * vocab, n * vocab), LogitsRows.All);
+        }
         return logits;
     }
 

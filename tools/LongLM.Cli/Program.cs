@@ -20,6 +20,7 @@ public static class Program
             TokenizeCommand.Create(io),
             InfoCommand.Create(io),
             MakeFixtureCommand.Create(io),
+            PplCommand.Create(io),
         };
         root.Options.Add(CliIO.Verbose);
         var parse = root.Parse(args);

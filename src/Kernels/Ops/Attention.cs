@@ -45,6 +45,9 @@ public static class Attention
         for (int e = 0; e < extra; e++)
             logits[farEnd + localCount + e] = b.ExtraLogits[head * s.ExtraCount + e];
 
+        // TensorPrimitives.SoftMax exponentiates without subtracting the maximum; large logits (a model run past its
+        // trained length) would overflow to inf and NaN, so shift first.
+        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), logits);
         TensorPrimitives.SoftMax(logits, logits);
         var o = b.Output.Slice((row * s.Heads + head) * hd, hd);
         o.Clear();

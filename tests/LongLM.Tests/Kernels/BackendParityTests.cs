@@ -134,6 +134,7 @@ public abstract class BackendParityTests : IDisposable
         { "lambda: G=2 far keys at the ceiling", Shape(6, 7, 4, 2, 8) with { Window = 4, LocalFirstPosition = 4, LocalCount = 9, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4 } },
         { "ceiling-only with D > L: zero band", Shape(3, 9, 2, 1, 8) with { Window = 3, FarCount = 12, StationaryFrom = 6 } },
         { "top-k extras on the last row", Shape(3, 20, 4, 2, 8) with { Window = 4, LocalFirstPosition = 19, LocalCount = 4, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4, ExtraCount = 3 } },
+        { "large logits (no overflow)", Shape(2, 5, 2, 2, 8) with { Scale = 40f } },
         { "stream offset 1e9", Shape(2, 3, 2, 2, 8) with { FirstQueryPosition = 1_000_000_003, LocalFirstPosition = 1_000_000_000, Window = 3, FarCount = 1, FarFirstPosition = 1_000_000_000, GlobalLimit = 1_000_000_001, StationaryFrom = 3 } },
     };
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using LongLM.Models;
 using LongLM.Runtime;
+using LongLM.Runtime.Attention;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.Sampling;
 
@@ -25,9 +26,10 @@ public static class GenerateCommand
         var seed = new Option<int?>("--seed") { Description = "Seed for reproducible sampling" };
         var json = ModelOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
         var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json };
+        var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!);
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
             var g = lm.Generation;
             bool greedyByDefault = g?.DoSample == false;
             var sampling = new SamplingOptions
@@ -44,6 +46,9 @@ public static class GenerateCommand
             var promptIds = lm.Tokenizer.Encode(text);
             if (promptIds.Length == 0)
                 throw new LongLMException("the prompt is empty and this tokenizer adds no BOS token: give a prompt");
+            // Truncate baseline: the model sees only the last L prompt tokens.
+            if (lm.Model.Policy.Mode == AttentionMode.Truncate && promptIds.Length > lm.Model.Policy.Window)
+                promptIds = promptIds[^lm.Model.Policy.Window..];
             using var session = lm.CreateSession();
             if (parse.GetValue(json))
             {

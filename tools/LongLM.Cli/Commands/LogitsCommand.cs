@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using LongLM.Models;
 using LongLM.Runtime;
+using LongLM.Runtime.Attention;
 
 namespace LongLM.Cli.Commands;
 
@@ -17,13 +18,17 @@ public static class LogitsCommand
         var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
         var command = new Command("logits", "Write the logits of every position to a JSON file") { model, backend, prompt, ids, output };
+        var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
             string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!);
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
             int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
             if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
+            // Truncate baseline: only the last L tokens go through the model (and are reported).
+            if (lm.Model.Policy.Mode == AttentionMode.Truncate && tokens.Length > lm.Model.Policy.Window)
+                tokens = tokens[^lm.Model.Policy.Window..];
             float[] logits = lm.Logits(tokens);
             int vocab = lm.Config.VocabSize;
             using var stream = File.Create(parse.GetValue(output)!);

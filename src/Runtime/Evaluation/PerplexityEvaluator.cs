@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Inference;
+
+namespace LongLM.Runtime.Evaluation;
+
+/// <summary>
+/// Negative log-likelihood by position over a long token stream (LM-Infinite's evaluation, algorithms.md 2.8,
+/// extended to stream through the KV cache): tokens go through the model chunk by chunk, every token after the
+/// first is scored (the last row of a chunk scores the next chunk's first token), and only per-bucket sums and a
+/// fixed-size curve are kept, so memory does not grow with the stream.
+/// </summary>
+public static class PerplexityEvaluator
+{
+    /// <summary>Bucket edges: [1,512), [512,1024), [1024,2048), then doubling.</summary>
+    public static long BucketStart(long position) => position < 512 ? 1 : 1L << (int)(63 - long.LeadingZeroCount(position));
+
+    /// <summary>
+    /// Scores <paramref name="count"/> tokens of <paramref name="tokenAt"/> (position -> id). Under
+    /// <see cref="AttentionMode.Truncate"/>, each chunk is run afresh on the last L tokens ending at the chunk
+    /// (positions restart at 0), so a token sees between L - chunk and L - 1 tokens of context.
+    /// </summary>
+    public static PerplexityResult Evaluate(ICausalLM model, Func<long, int> tokenAt, long count, int chunk, int curvePoints = 1000,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (count < 2) throw new LongLMException($"perplexity needs at least 2 tokens, got {count}");
+        if (chunk <= 0) throw new LongLMException($"chunk must be positive, got {chunk}");
+        var policy = model.Policy;
+        bool truncate = policy.Mode == AttentionMode.Truncate;
+        if (truncate) chunk = Math.Min(chunk, policy.Window - 1);
+        if (chunk <= 0) throw new LongLMException("truncate needs a window of at least 2 tokens");
+
+        int vocab = model.Config.VocabSize;
+        var sums = new Dictionary<long, (double Sum, long Count)>();
+        long curveBlock = Math.Max(1, (count + curvePoints - 1) / curvePoints);
+        var curveSums = new double[(count + curveBlock - 1) / curveBlock];
+        var curveCounts = new long[curveSums.Length];
+        var previousLast = new float[vocab];
+        bool havePrevious = false;
+        var stopwatch = Stopwatch.StartNew();
+        long processed = 0;
+
+        void Score(ReadOnlySpan<float> logits, long position)
+        {
+            double nll = NegativeLogLikelihood(logits, tokenAt(position));
+            long bucket = BucketStart(position);
+            sums[bucket] = sums.TryGetValue(bucket, out var s) ? (s.Sum + nll, s.Count + 1) : (nll, 1);
+            curveSums[position / curveBlock] += nll;
+            curveCounts[position / curveBlock]++;
+        }
+
+        KvCache? cache = truncate ? null : model.CreateCache();
+        try
+        {
+            float[] logits = [];
+            for (long start = 0; start < count; start += chunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = (int)Math.Min(chunk, count - start);
+                long contextStart = truncate ? Math.Max(0, start + n - policy.Window) : start;
+                int rows = (int)(start + n - contextStart);
+                var ids = new int[rows];
+                for (int r = 0; r < rows; r++) ids[r] = tokenAt(contextStart + r);
+                if (logits.Length < (long)rows * vocab) logits = new float[(long)rows * vocab];
+                if (truncate)
+                {
+                    using var fresh = model.CreateCache();
+                    model.Forward(ids, fresh, logits, LogitsRows.All);
+                    // Row r predicts contextStart + r + 1; score the chunk's own tokens (never position 0).
+                    for (long p = Math.Max(1, start); p < start + n; p++)
+                        Score(logits.AsSpan((int)(p - 1 - contextStart) * vocab, vocab), p);
+                }
+                else
+                {
+                    model.Forward(ids, cache!, logits, LogitsRows.All);
+                    if (havePrevious) Score(previousLast, start);
+                    for (int r = 0; r + 1 < n; r++) Score(logits.AsSpan(r * vocab, vocab), start + r + 1);
+                    logits.AsSpan((n - 1) * vocab, vocab).CopyTo(previousLast);
+                    havePrevious = true;
+                }
+                processed += rows;
+                progress?.Report(start + n);
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+        }
+        stopwatch.Stop();
+
+        var buckets = sums.OrderBy(kv => kv.Key)
+            .Select(kv => new PositionBucket(kv.Key, kv.Key < 512 ? 512 : kv.Key * 2, kv.Value.Sum / kv.Value.Count, kv.Value.Count))
+            .ToList();
+        double totalSum = sums.Values.Sum(v => v.Sum);
+        long totalCount = sums.Values.Sum(v => v.Count);
+        var curve = new List<(double, double)>();
+        for (int b = 0; b < curveSums.Length; b++)
+            if (curveCounts[b] > 0) curve.Add((b * curveBlock + curveBlock / 2.0, curveSums[b] / curveCounts[b]));
+        return new PerplexityResult(buckets, new PositionBucket(1, count, totalSum / totalCount, totalCount), curve,
+            processed / stopwatch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>-log softmax(logits)[target], in double precision.</summary>
+    public static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
+    {
+        if ((uint)target >= (uint)logits.Length) throw new LongLMException($"token id {target} is outside the vocabulary [0, {logits.Length})");
+        double max = double.NegativeInfinity;
+        foreach (float v in logits) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        return max + Math.Log(sum) - logits[target];
+    }
+}

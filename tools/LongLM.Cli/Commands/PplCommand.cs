@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using LongLM.Models;
+using LongLM.Runtime;
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Evaluation;
+using Spectre.Console;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>`longlm ppl`: perplexity by position over a long text, for one or several attention modes.</summary>
+public static class PplCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliIO io)
+    {
+        var model = ModelOptions.Model();
+        var backend = ModelOptions.Backend();
+        var text = new Option<string>("--text") { Description = "UTF-8 text file to score", Required = true };
+        var maxTokens = new Option<long?>("--max-tokens", "-n") { Description = "Tokens to score (default: the whole file)" };
+        var repeat = new Option<bool>("--repeat") { Description = "Cycle the file's tokens to reach --max-tokens" };
+        var chunk = new Option<int>("--chunk") { Description = "Tokens per forward call", DefaultValueFactory = _ => 512 };
+        var csv = new Option<string?>("--out", "-o") { Description = "Write the per-bucket table as CSV" };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG of NLL against position (every run overlaid)" };
+        var json = ModelOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
+        var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes to compare them)")
+            { model, backend, text, maxTokens, repeat, chunk, csv, plot, json };
+        var attention = new AttentionFlags(command, topKAlias: true);
+        command.SetAction(parse => io.Guard(() =>
+        {
+            string dir = parse.GetValue(model)!, file = parse.GetValue(text)!;
+            if (!File.Exists(file)) throw new LongLMException($"{file}: text file not found", file);
+            var runs = new List<(string Name, PerplexityResult Result, long PeakBytes)>();
+            int[]? fileIds = null;
+            foreach (var mode in attention.Modes(parse))
+            {
+                using var lm = LanguageModel.Load(dir, parse.GetValue(backend)!, attention.Options(parse, mode));
+                // BOS once at the start of the stream; repeats cycle the text's own tokens.
+                fileIds ??= lm.Tokenizer.Encode(File.ReadAllText(file));
+                int bos = lm.Tokenizer.AddBos && fileIds.Length > 0 && fileIds[0] == lm.Tokenizer.BosId ? 1 : 0;
+                long count = parse.GetValue(maxTokens) ?? fileIds.Length;
+                if (count > fileIds.Length && !parse.GetValue(repeat))
+                    throw new LongLMException($"{file} has {fileIds.Length} tokens; give --repeat to cycle it to {count}");
+                int cycle = fileIds.Length - bos;
+                if (cycle <= 0) throw new LongLMException($"{file} holds no text tokens");
+                var ids = fileIds;
+                int TokenAt(long p) => p < ids.Length ? ids[p] : ids[bos + (int)((p - bos) % cycle)];
+
+                string name = lm.Model.Policy.ToString();
+                PerplexityResult result = WithProgress(io, parse.GetValue(json), name, count,
+                    progress => PerplexityEvaluator.Evaluate(lm.Model, TokenAt, count, parse.GetValue(chunk), progress: progress));
+                using var self = Process.GetCurrentProcess();
+                runs.Add((name, result, self.PeakWorkingSet64));
+            }
+            if (parse.GetValue(csv) is string csvPath) WriteCsv(csvPath, runs);
+            if (parse.GetValue(plot) is string plotPath) PplPlot.Write(plotPath, runs.Select(r => (r.Name, r.Result)).ToList(), Path.GetFileName(dir));
+            if (parse.GetValue(json))
+            {
+                var objects = runs.Select(r => ToJson(r.Name, r.Result, r.PeakBytes)).ToList();
+                io.Out.WriteLine(JsonSerializer.Serialize(objects.Count == 1 ? objects[0] : new Dictionary<string, object> { ["runs"] = objects }));
+            }
+            else
+            {
+                PrintTable(io, runs);
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static PerplexityResult WithProgress(CliIO io, bool json, string name, long count, Func<IProgress<long>?, PerplexityResult> run)
+    {
+        // A live bar only for a person at a terminal; pipes and JSON stay clean.
+        if (json || Console.IsOutputRedirected || !ReferenceEquals(io.Out, Console.Out)) return run(null);
+        PerplexityResult? result = null;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(name, maxValue: count);
+                result = run(new SynchronousProgress(v => task.Value = v));
+            });
+        return result!;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+
+    private static Dictionary<string, object> ToJson(string name, PerplexityResult r, long peak) => new()
+    {
+        ["attention"] = name,
+        ["buckets"] = r.Buckets.Select(b => new { start = b.Start, end = b.End, nll = b.Nll, ppl = b.Ppl, count = b.Count }).ToArray(),
+        ["total"] = new { nll = r.Total.Nll, ppl = r.Total.Ppl, count = r.Total.Count },
+        ["tokens_per_second"] = r.TokensPerSecond,
+        ["peak_working_set_bytes"] = peak,
+    };
+
+    private static void WriteCsv(string path, List<(string Name, PerplexityResult Result, long PeakBytes)> runs)
+    {
+        var sb = new StringBuilder("attention,start,end,count,nll,ppl\n");
+        foreach (var (name, result, _) in runs)
+            foreach (var b in result.Buckets.Append(result.Total with { Start = 0 }))
+                sb.Append(CultureInfo.InvariantCulture, $"\"{name}\",{b.Start},{b.End},{b.Count},{b.Nll:F6},{b.Ppl:F4}\n");
+        File.WriteAllText(path, sb.ToString());
+    }
+
+    private static void PrintTable(CliIO io, List<(string Name, PerplexityResult Result, long PeakBytes)> runs)
+    {
+        var starts = runs.SelectMany(r => r.Result.Buckets.Select(b => (b.Start, b.End))).Distinct().OrderBy(b => b.Start).ToList();
+        io.Out.WriteLine("PPL by position" + string.Concat(runs.Select(r => $" | {r.Name}")));
+        foreach (var (start, end) in starts)
+            io.Out.WriteLine($"[{start}, {end})" + string.Concat(runs.Select(r =>
+                r.Result.Buckets.FirstOrDefault(b => b.Start == start) is { } b ? $" | {b.Ppl:F3}" : " | -")));
+        io.Out.WriteLine("total" + string.Concat(runs.Select(r => $" | {r.Result.Total.Ppl:F3} ({r.Result.Total.Count} tokens, {r.Result.TokensPerSecond:F0} tok/s)")));
+    }
+}
