@@ -20,7 +20,7 @@ public static class PerplexityEvaluator
     /// <see cref="AttentionMode.Truncate"/>, each chunk is run afresh on the last L tokens ending at the chunk
     /// (positions restart at 0), so a token sees between L - chunk and L - 1 tokens of context.
     /// </summary>
-    public static PerplexityResult Evaluate(ICausalLM model, Func<long, int> tokenAt, long count, int chunk, int curvePoints = 1000,
+    public static PerplexityResult Evaluate(ICausalLM model, Func<long, int> tokenAt, long count, int chunk, int curvePoints = 200,
         IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         if (count < 2) throw new LongLMException($"perplexity needs at least 2 tokens, got {count}");
