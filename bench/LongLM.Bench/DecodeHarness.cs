@@ -26,10 +26,17 @@ internal static class DecodeHarness
         var embed = lm.Weights.Info("model.embed_tokens.weight");
         if (c.TieWordEmbeddings) bytes += embed.End - embed.Begin;
 
+        // Bandwidth is measured inside each run, right before its tokens, so the ratio compares like with like on
+        // a noisy machine; the reported ratio is the median of the per-run ratios.
+        var bandwidthBuffer = BandwidthHarness.Buffer(1024);
         var perToken = new List<double>();
+        var ratios = new List<double>();
+        var bandwidths = new List<double>();
         var logits = new float[c.VocabSize];
         for (int run = 0; run < runs; run++)
         {
+            double bandwidth = BandwidthHarness.Measure(bandwidthBuffer, 5);
+            var runTimes = new List<double>();
             using var cache = lm.Model.CreateCache();
             lm.Model.Forward([c.BosTokenId ?? 0, 1, 2, 3], cache, logits, LogitsRows.Last);
             for (int i = 0; i < tokens; i++)
@@ -38,12 +45,17 @@ internal static class DecodeHarness
                 var sw = Stopwatch.StartNew();
                 lm.Model.Forward([next], cache, logits, LogitsRows.Last);
                 sw.Stop();
-                if (run > 0 || i >= 4) perToken.Add(sw.Elapsed.TotalSeconds); // first tokens of the first run warm the JIT
+                if (run > 0 || i >= 4) runTimes.Add(sw.Elapsed.TotalSeconds); // first tokens of the first run warm the JIT
             }
+            perToken.AddRange(runTimes);
+            bandwidths.Add(bandwidth);
+            ratios.Add(bytes / Stats.Median(runTimes) / 1e9 / bandwidth);
         }
         double median = Stats.Median(perToken);
         Console.WriteLine($"model {Path.GetFileName(Path.TrimEndingDirectorySeparator(dir))}: {lm.ParameterCount / 1e6:F1}M parameters, {bytes / 1e6:F1} MB read per token");
         Console.WriteLine($"decode: median {median * 1e3:F2} ms/token = {1 / median:F2} tokens/s, {bytes / median / 1e9:F2} GB/s of weights ({perToken.Count} tokens, {Environment.ProcessorCount} threads)");
+        Console.WriteLine($"read bandwidth in the same runs: median {Stats.Median(bandwidths):F2} GB/s (per run: {string.Join(", ", bandwidths.Select(b => b.ToString("F1")))})");
+        Console.WriteLine($"decode / bandwidth: median {Stats.Median(ratios):P0} (per run: {string.Join(", ", ratios.Select(r => r.ToString("P0")))})");
         return 0;
     }
 }
