@@ -12,6 +12,8 @@ namespace LongLM.Kernels;
 /// raw key), the rest (Window &lt;= i - j &lt; StationaryFrom, ceiling-only with D > L) take logit 0;</item>
 /// <item>extra entries (top-k middle tokens): ExtraCount (logit, value) pairs per head, for the last row only.</item>
 /// </list>
+/// With ALiBi slopes m_h, local and far logits also get -m_h * min(i - j, AlibiDistanceCap) (algorithms.md 2.4:
+/// the cap is D for LM-Infinite's clipped biases, unbounded for vanilla ALiBi).
 /// All surviving logits share one softmax.
 /// </summary>
 public readonly record struct AttentionShape
@@ -49,6 +51,8 @@ public readonly record struct AttentionShape
     public long StationaryFrom { get; init; }
     /// <summary>Top-k entries per head added to the last row.</summary>
     public int ExtraCount { get; init; }
+    /// <summary>ALiBi distances are clipped here (D under LM-Infinite); used only when slopes are given.</summary>
+    public long AlibiDistanceCap { get; init; } = long.MaxValue;
 
     /// <summary>Checks the shape against itself: local keys must end at the last query (so no index leaves the buffers).</summary>
     public void Validate()
@@ -81,4 +85,6 @@ public sealed record AttentionBuffers(DeviceBuffer Query, DeviceBuffer LocalKeys
     public DeviceBuffer? ExtraLogits { get; init; }
     /// <summary>[Heads, ExtraCount, HeadDim] values of the top-k entries.</summary>
     public DeviceBuffer? ExtraValues { get; init; }
+    /// <summary>[Heads] ALiBi slopes (null: no positional bias, RoPE models).</summary>
+    public DeviceBuffer? AlibiSlopes { get; init; }
 }

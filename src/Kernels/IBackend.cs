@@ -39,6 +39,12 @@ public interface IBackend : IDisposable
     /// <summary>dst[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight (weight in (1 + w) form when <paramref name="addUnitOffset"/>).</summary>
     void RmsNorm(DeviceBuffer x, DeviceWeight weight, DeviceBuffer destination, int rows, int dim, float eps, bool addUnitOffset = false);
 
+    /// <summary>dst[r, :] = (x[r, :] - mean) / sqrt(var + eps) * weight (+ bias): torch LayerNorm.</summary>
+    void LayerNorm(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer destination, int rows, int dim, float eps);
+
+    /// <summary>dst = gelu(x), elementwise; dst may alias x.</summary>
+    void Gelu(DeviceBuffer x, DeviceBuffer destination, long count, Ops.GeluApproximation approximation);
+
     /// <summary>y[r, o] = sum_i x[r, i] * w[o, i] (+ bias[o]); w is the HF/nn.Linear [out, in] layout.</summary>
     void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer y, int rows);
 

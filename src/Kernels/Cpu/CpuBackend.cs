@@ -56,6 +56,29 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public void LayerNorm(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer destination, int rows, int dim, float eps)
+    {
+        var src = Host(x);
+        var dst = Host(destination);
+        var w = Weight(weight).Widened;
+        float[] b = bias is null ? [] : Weight(bias).Widened;
+        CpuParallel.For(rows, 16, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+                Ops.LayerNorm.Row(src.AsSpan(r * dim, dim), w, b, dst.AsSpan(r * dim, dim), eps);
+        });
+    }
+
+    /// <inheritdoc />
+    public void Gelu(DeviceBuffer x, DeviceBuffer destination, long count, GeluApproximation approximation)
+    {
+        var src = Host(x);
+        var dst = Host(destination);
+        CpuParallel.For(checked((int)count), 16384, (start, end) =>
+            Ops.Gelu.Apply(src.AsSpan(start, end - start), dst.AsSpan(start, end - start), approximation));
+    }
+
+    /// <inheritdoc />
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer y, int rows)
     {
         var view = Weight(weight).View;
@@ -98,7 +121,7 @@ public sealed class CpuBackend : IBackend
         shape.Validate();
         float[] q = Host(buffers.Query), k = Host(buffers.LocalKeys), v = Host(buffers.LocalValues), o = Host(buffers.Output);
         float[]? fq = Optional(buffers.FarQuery), fk = Optional(buffers.FarKeys), fv = Optional(buffers.FarValues);
-        float[]? el = Optional(buffers.ExtraLogits), ev = Optional(buffers.ExtraValues);
+        float[]? el = Optional(buffers.ExtraLogits), ev = Optional(buffers.ExtraValues), slopes = Optional(buffers.AlibiSlopes);
         int scratchLength = shape.LocalCount + shape.FarCount + shape.ExtraCount;
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
         CpuParallel.For(shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), (start, end) =>
@@ -106,7 +129,7 @@ public sealed class CpuBackend : IBackend
             float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(scratchLength);
             try
             {
-                var spans = new AttentionSpans(q, k, v, o, fq, fk, fv, el, ev);
+                var spans = new AttentionSpans(q, k, v, o, fq, fk, fv, el, ev, slopes);
                 for (int job = start; job < end; job++)
                     Ops.Attention.Head(spans, shape, job / shape.Heads, job % shape.Heads, scratch);
             }

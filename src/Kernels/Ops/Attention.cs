@@ -33,15 +33,21 @@ public static class Attention
         int localCount = localTo - localFrom + 1;
         var logits = scratch[..(farEnd + localCount + extra)];
 
+        float slope = b.AlibiSlopes.IsEmpty ? 0f : b.AlibiSlopes[head];
         for (int f = 0; f < farEnd; f++)
         {
             long distance = i - (s.FarFirstPosition + f);
             logits[f] = distance >= s.StationaryFrom
                 ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
                 : 0f;
+            if (slope != 0f) logits[f] -= slope * Math.Min(distance, s.AlibiDistanceCap);
         }
+        long firstLocal = s.LocalFirstPosition + localFrom;
         for (int j = 0; j < localCount; j++)
+        {
             logits[farEnd + j] = TensorPrimitives.Dot(q, b.LocalKeys.Slice((localFrom + j) * stride + kvHead * hd, hd)) * s.Scale;
+            if (slope != 0f) logits[farEnd + j] -= slope * Math.Min(i - (firstLocal + j), s.AlibiDistanceCap);
+        }
         for (int e = 0; e < extra; e++)
             logits[farEnd + localCount + e] = b.ExtraLogits[head * s.ExtraCount + e];
 
@@ -63,6 +69,8 @@ public static class Attention
     public static void Reference(AttentionSpans b, AttentionShape s)
     {
         int hd = s.HeadDim, stride = s.KvHeads * hd;
+        var slopes = b.AlibiSlopes.ToArray();
+        double Alibi(int head, long distance) => slopes.Length == 0 ? 0 : (double)slopes[head] * Math.Min(distance, s.AlibiDistanceCap);
         for (int row = 0; row < s.QueryCount; row++)
             for (int h = 0; h < s.Heads; h++)
             {
@@ -83,14 +91,14 @@ public static class Attention
                     double logit = distance >= s.StationaryFrom
                         ? Dot(b.FarQuery.Slice((row * s.Heads + h) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd))
                         : 0;
-                    entries.Add((logit, 0, f));
+                    entries.Add((logit - Alibi(h, distance), 0, f));
                 }
                 // Local keys: distance 0 .. Window-1, causal.
                 for (int slot = 0; slot < s.LocalCount; slot++)
                 {
                     long j = s.LocalFirstPosition + slot, distance = i - j;
                     if (distance < 0 || distance >= s.Window) continue;
-                    entries.Add((Dot(b.Query.Slice((row * s.Heads + h) * hd, hd), b.LocalKeys.Slice(slot * stride + kvHead * hd, hd)), 1, slot));
+                    entries.Add((Dot(b.Query.Slice((row * s.Heads + h) * hd, hd), b.LocalKeys.Slice(slot * stride + kvHead * hd, hd)) - Alibi(h, distance), 1, slot));
                 }
                 if (row == s.QueryCount - 1)
                     for (int e = 0; e < s.ExtraCount; e++) entries.Add((b.ExtraLogits[h * s.ExtraCount + e], 2, e));
@@ -122,7 +130,7 @@ public readonly ref struct AttentionSpans
     /// <summary>Groups the spans.</summary>
     public AttentionSpans(ReadOnlySpan<float> query, ReadOnlySpan<float> localKeys, ReadOnlySpan<float> localValues, Span<float> output,
         ReadOnlySpan<float> farQuery = default, ReadOnlySpan<float> farKeys = default, ReadOnlySpan<float> farValues = default,
-        ReadOnlySpan<float> extraLogits = default, ReadOnlySpan<float> extraValues = default)
+        ReadOnlySpan<float> extraLogits = default, ReadOnlySpan<float> extraValues = default, ReadOnlySpan<float> alibiSlopes = default)
     {
         Query = query;
         LocalKeys = localKeys;
@@ -133,6 +141,7 @@ public readonly ref struct AttentionSpans
         FarValues = farValues;
         ExtraLogits = extraLogits;
         ExtraValues = extraValues;
+        AlibiSlopes = alibiSlopes;
     }
 
     /// <summary>[rows, heads, hd].</summary>
@@ -153,4 +162,6 @@ public readonly ref struct AttentionSpans
     public ReadOnlySpan<float> ExtraLogits { get; }
     /// <summary>[heads, k, hd].</summary>
     public ReadOnlySpan<float> ExtraValues { get; }
+    /// <summary>[heads] ALiBi slopes, or empty.</summary>
+    public ReadOnlySpan<float> AlibiSlopes { get; }
 }

@@ -14,7 +14,7 @@ namespace LongLM.Models.Llama;
 public sealed class LlamaModel : ICausalLM
 {
     private readonly LlamaWeights _weights;
-    private readonly RopeAttention _attention;
+    private readonly AttentionBlock _attention;
     private readonly Workspace _ws;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
@@ -25,8 +25,9 @@ public sealed class LlamaModel : ICausalLM
         if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
         Config = config;
         Backend = backend;
-        _attention = new RopeAttention(backend, policy, RopeFrequencies.FromConfig(config), RopePairing.HalfSplit,
-            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim, config.RotaryDim);
+        _attention = new AttentionBlock(backend, policy,
+            new PositionalEncoding.Rotary(RopeFrequencies.FromConfig(config), RopePairing.HalfSplit, config.RotaryDim),
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         _weights = LlamaWeights.Load(store, config, backend);
         _ws = new Workspace(backend, config);
     }

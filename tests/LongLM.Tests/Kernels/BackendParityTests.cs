@@ -100,6 +100,38 @@ public abstract class BackendParityTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1, 64, true)]
+    [InlineData(3, 100, false)]
+    public void LayerNorm_MatchesReference(int rows, int dim, bool withBias)
+    {
+        var x = Inputs.Random(rows * dim, 22, 3f);
+        for (int i = 0; i < x.Length; i++) x[i] += 1.5f; // a non-zero mean to remove
+        using var w = new NativeWeight(Inputs.Random(dim, 23), 1, dim, DType.F32);
+        using var bias = new NativeWeight(Inputs.Random(dim, 24), 1, dim, DType.BF16);
+        var expected = new float[rows * dim];
+        for (int r = 0; r < rows; r++)
+            LayerNorm.RowReference(x.AsSpan(r * dim, dim), w.View.ToFloat32(), withBias ? bias.View.ToFloat32() : [], expected.AsSpan(r * dim, dim), 1e-5f);
+        using var dx = Upload(x);
+        using var dw = _backend.LoadWeight(w.View);
+        using var db = _backend.LoadWeight(bias.View);
+        using var dy = _backend.Allocate(rows * dim);
+        _backend.LayerNorm(dx, dw, withBias ? db : null, dy, rows, dim, 1e-5f);
+        Tolerance.AssertClose(expected, Download(dy, rows * dim), 1e-5f, 1e-5f, "layernorm");
+    }
+
+    [Theory]
+    [InlineData(GeluApproximation.None)]
+    [InlineData(GeluApproximation.Tanh)]
+    public void Gelu_MatchesReference(GeluApproximation approximation)
+    {
+        var x = Inputs.Random(2000, 25, 8f);
+        var expected = x.Select(v => (float)Gelu.Reference(v, approximation)).ToArray();
+        using var dx = Upload(x);
+        _backend.Gelu(dx, dx, x.Length, approximation);
+        Tolerance.AssertClose(expected, Download(dx, x.Length), 1e-6f, 1e-5f, $"gelu {approximation}");
+    }
+
+    [Theory]
     [InlineData(RopePairing.HalfSplit, 16, 16)]
     [InlineData(RopePairing.HalfSplit, 16, 8)]
     [InlineData(RopePairing.Interleaved, 16, 16)]
@@ -134,6 +166,8 @@ public abstract class BackendParityTests : IDisposable
         { "lambda: G=2 far keys at the ceiling", Shape(6, 7, 4, 2, 8) with { Window = 4, LocalFirstPosition = 4, LocalCount = 9, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4 } },
         { "ceiling-only with D > L: zero band", Shape(3, 9, 2, 1, 8) with { Window = 3, FarCount = 12, StationaryFrom = 6 } },
         { "top-k extras on the last row", Shape(3, 20, 4, 2, 8) with { Window = 4, LocalFirstPosition = 19, LocalCount = 4, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4, ExtraCount = 3 } },
+        { "ALiBi, vanilla", Shape(3, 6, 4, 2, 8) with { } },
+        { "ALiBi, lambda clipped at D", Shape(3, 9, 4, 4, 8) with { Window = 4, LocalFirstPosition = 6, LocalCount = 6, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4, AlibiDistanceCap = 4 } },
         { "large logits (no overflow)", Shape(2, 5, 2, 2, 8) with { Scale = 40f } },
         { "stream offset 1e9", Shape(2, 3, 2, 2, 8) with { FirstQueryPosition = 1_000_000_003, LocalFirstPosition = 1_000_000_000, Window = 3, FarCount = 1, FarFirstPosition = 1_000_000_000, GlobalLimit = 1_000_000_001, StationaryFrom = 3 } },
     };
@@ -148,6 +182,7 @@ public abstract class BackendParityTests : IDisposable
     [MemberData(nameof(AttentionCases))]
     public void Attention_MatchesReference(string name, AttentionShape shape)
     {
+        bool alibi = name.StartsWith("ALiBi");
         int rowDim = shape.Heads * shape.HeadDim, kvDim = shape.KvHeads * shape.HeadDim;
         var q = Inputs.Random(shape.QueryCount * rowDim, 8, 2f);
         var fq = Inputs.Random(shape.QueryCount * rowDim, 14, 2f);
@@ -157,8 +192,9 @@ public abstract class BackendParityTests : IDisposable
         var fv = Inputs.Random(Math.Max(1, shape.FarCount) * kvDim, 16);
         var el = Inputs.Random(Math.Max(1, shape.Heads * shape.ExtraCount), 17, 3f);
         var ev = Inputs.Random(Math.Max(1, rowDim * shape.ExtraCount), 18);
+        float[] slopes = alibi ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
         var expected = new float[shape.QueryCount * rowDim];
-        LongLM.Kernels.Ops.Attention.Reference(new AttentionSpans(q, k, v, expected, fq, fk, fv, el, ev), shape);
+        LongLM.Kernels.Ops.Attention.Reference(new AttentionSpans(q, k, v, expected, fq, fk, fv, el, ev, slopes), shape);
 
         using var dq = Upload(q);
         using var dk = Upload(k);
@@ -168,8 +204,12 @@ public abstract class BackendParityTests : IDisposable
         using var dfv = Upload(fv);
         using var del = Upload(el);
         using var dev = Upload(ev);
+        using var dslopes = Upload(alibi ? slopes : [0f]);
         using var output = _backend.Allocate(expected.Length);
-        _backend.Attention(new AttentionBuffers(dq, dk, dv, output) { FarQuery = dfq, FarKeys = dfk, FarValues = dfv, ExtraLogits = del, ExtraValues = dev }, shape);
+        _backend.Attention(new AttentionBuffers(dq, dk, dv, output)
+        {
+            FarQuery = dfq, FarKeys = dfk, FarValues = dfv, ExtraLogits = del, ExtraValues = dev, AlibiSlopes = alibi ? dslopes : null,
+        }, shape);
         Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, name);
     }
 

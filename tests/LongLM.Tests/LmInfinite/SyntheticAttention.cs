@@ -7,7 +7,7 @@ namespace LongLM.Tests.LmInfinite;
 
 /// <summary>
 /// algorithms.md section 7's common synthetic inputs (d = 4, one head, base 1e4, so inv_freq = [1, 0.01],
-/// half-split) run through the runtime's attention block (RopeAttention + KvCache) in chunks.
+/// half-split) run through the runtime's attention block (AttentionBlock + KvCache) in chunks.
 /// </summary>
 internal static class SyntheticAttention
 {
@@ -30,7 +30,7 @@ internal static class SyntheticAttention
     /// <summary>Runs positions [0, n) in chunks of the given sizes (repeating the last) and returns every output row [n, 4].</summary>
     public static float[] Run(IBackend backend, AttentionPolicy policy, int n, int[] chunks, int layer = 0, long firstPosition = 0)
     {
-        using var attention = new RopeAttention(backend, policy, Frequencies, RopePairing.HalfSplit, heads: 1, kvHeads: 1, headDim: D, rotaryDim: D);
+        using var attention = new AttentionBlock(backend, policy, new PositionalEncoding.Rotary(Frequencies, RopePairing.HalfSplit, D), heads: 1, kvHeads: 1, headDim: D);
         using var cache = new KvCache(backend, layers: layer + 1, kvHeads: 1, headDim: D, policy, firstPosition);
         var output = new float[n * D];
         int done = 0, c = 0;

@@ -4,35 +4,57 @@ using LongLM.Runtime.Rope;
 
 namespace LongLM.Runtime.Attention;
 
+/// <summary>How a model encodes positions: rotary embedding of q and k, or ALiBi biases on the logits.</summary>
+public abstract record PositionalEncoding
+{
+    /// <summary>RoPE with <paramref name="Frequencies"/> over the first <paramref name="RotaryDim"/> dims of each head.</summary>
+    public sealed record Rotary(RopeFrequencies Frequencies, RopePairing Pairing, int RotaryDim) : PositionalEncoding;
+
+    /// <summary>ALiBi with one slope per query head (algorithms.md 2.4).</summary>
+    public sealed record Alibi(float[] Slopes) : PositionalEncoding;
+}
+
 /// <summary>
-/// The attention block of a RoPE model between the q/k/v projections and o_proj: rotary embedding, the KV cache
-/// update, and attention under the policy (vanilla, sliding window, or LM-Infinite's Lambda mask with the distance
-/// ceiling and top-k middle tokens, algorithms.md 2.2, 2.3, 2.5, 2.7). Model files call <see cref="Begin"/> once per
-/// forward and <see cref="Run"/> once per layer.
+/// The attention block of a model between the q/k/v projections and o_proj: rotary embedding (or ALiBi), the KV
+/// cache update, and attention under the policy (vanilla, sliding window, or LM-Infinite's Lambda mask with the
+/// distance ceiling and top-k middle tokens, algorithms.md 2.2 to 2.5 and 2.7). Model files call
+/// <see cref="Begin"/> once per forward, <see cref="Run"/> once per layer and <see cref="End"/> once.
 /// </summary>
-public sealed class RopeAttention : IDisposable
+public sealed class AttentionBlock : IDisposable
 {
     private readonly IBackend _backend;
-    private readonly RopeFrequencies _rope;
-    private readonly RopePairing _pairing;
-    private readonly int _heads, _kvHeads, _headDim, _rotaryDim;
+    private readonly PositionalEncoding.Rotary? _rotary;
+    private readonly DeviceBuffer? _alibiSlopes;
+    private readonly int _heads, _kvHeads, _headDim;
     private readonly float _scale;
     private int _rows;
     private DeviceBuffer? _cosSin, _cosSinFar, _cosSinTopK, _farQuery, _topKQuery, _extraLogits, _extraValues;
     private Call _call;
 
-    /// <summary>Attention for heads of <paramref name="headDim"/>, rotating the first <paramref name="rotaryDim"/> dims.</summary>
-    public RopeAttention(IBackend backend, AttentionPolicy policy, RopeFrequencies rope, RopePairing pairing, int heads, int kvHeads, int headDim, int rotaryDim)
+    /// <summary>Attention over heads of <paramref name="headDim"/> with the given positional encoding.</summary>
+    public AttentionBlock(IBackend backend, AttentionPolicy policy, PositionalEncoding positions, int heads, int kvHeads, int headDim)
     {
         _backend = backend;
         Policy = policy;
-        _rope = rope;
-        _pairing = pairing;
         _heads = heads;
         _kvHeads = kvHeads;
         _headDim = headDim;
-        _rotaryDim = rotaryDim;
         _scale = 1f / MathF.Sqrt(headDim);
+        switch (positions)
+        {
+            case PositionalEncoding.Rotary rotary:
+                _rotary = rotary;
+                break;
+            case PositionalEncoding.Alibi alibi:
+                if (alibi.Slopes.Length != heads) throw new ArgumentException($"{alibi.Slopes.Length} ALiBi slopes for {heads} heads");
+                // Top-k and the no-ceiling ablation are defined for rotary models only (algorithms.md 2.4, 2.5).
+                if (policy.TopK > 0) throw new LongLMException("top-k middle tokens are defined for RoPE models only");
+                if (policy.Mode is AttentionMode.LambdaNoCeiling or AttentionMode.CeilingOnly)
+                    throw new LongLMException($"--attention {policy.Mode.Name()} is defined for RoPE models only (ALiBi models: vanilla, lambda, window, truncate)");
+                _alibiSlopes = backend.Allocate(heads);
+                backend.Upload(alibi.Slopes, _alibiSlopes);
+                break;
+        }
     }
 
     /// <summary>The policy in force.</summary>
@@ -47,29 +69,32 @@ public sealed class RopeAttention : IDisposable
         cache.BeginAppend(rows);
         long first = cache.NextPosition;
         long keysAfter = cache.TokenCount + rows;
-        int pairs = _rotaryDim / 2;
+        // Top-k (2.5): last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
+        bool topK = Policy.TopK > 0 && keysAfter - Policy.Window >= Policy.Global + Policy.TopK;
+        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window));
+        if (_rotary is null) return;
+
+        var inverse = _rotary.Frequencies.InverseFrequencies;
+        float factor = _rotary.Frequencies.AttentionFactor;
+        int pairs = _rotary.RotaryDim / 2;
         var table = new float[rows * pairs * 2];
         for (int r = 0; r < rows; r++)
-            Kernels.Ops.Rope.CosSin(first + r, _rope.InverseFrequencies, table.AsSpan(r * pairs * 2, pairs * 2), _rope.AttentionFactor);
+            Kernels.Ops.Rope.CosSin(first + r, inverse, table.AsSpan(r * pairs * 2, pairs * 2), factor);
         _backend.Upload(table, _cosSin!);
 
         if (Policy.HasFarKeys && Policy.FarKeysRaw)
         {
             // D_eff = min(D, K - 1) with K the keys of this call (algorithms.md 2.3); equal to D whenever it matters.
             long deff = Math.Min(Policy.Distance, keysAfter - 1);
-            Kernels.Ops.Rope.CosSin(deff, _rope.InverseFrequencies, table.AsSpan(0, pairs * 2), _rope.AttentionFactor);
+            Kernels.Ops.Rope.CosSin(deff, inverse, table.AsSpan(0, pairs * 2), factor);
             for (int r = 1; r < rows; r++) table.AsSpan(0, pairs * 2).CopyTo(table.AsSpan(r * pairs * 2));
             _backend.Upload(table, _cosSinFar!);
         }
-
-        // Top-k (2.5): last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
-        bool topK = Policy.TopK > 0 && keysAfter - Policy.Window >= Policy.Global + Policy.TopK;
         if (topK)
         {
-            Kernels.Ops.Rope.CosSin(Policy.TopKInsertAt, _rope.InverseFrequencies, table.AsSpan(0, pairs * 2), _rope.AttentionFactor);
+            Kernels.Ops.Rope.CosSin(Policy.TopKInsertAt, inverse, table.AsSpan(0, pairs * 2), factor);
             _backend.Upload(table.AsSpan(0, pairs * 2), _cosSinTopK!);
         }
-        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window));
     }
 
     /// <summary>
@@ -85,21 +110,24 @@ public sealed class RopeAttention : IDisposable
         // Raw (un-rotated) copies first: the far store and the ceiling query need them (2.3 "which tensor is rotated").
         if (farTake > 0 && Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
         if (farTake > 0) b.Copy(v, 0, cache.FarValues(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
-        bool stationary = Policy.HasFarKeys && Policy.FarKeysRaw;
-        if (stationary)
-        {
-            b.Copy(q, 0, _farQuery!, 0, (long)rows * qDim);
-            b.Rope(_farQuery!, _cosSinFar!, rows, _heads, _headDim, _rotaryDim, _pairing);
-        }
+        // The ceiling query: q rotated to D against raw keys; ALiBi has no rotation, so it is q itself (with -m*D).
+        bool stationary = _rotary is not null && Policy.HasFarKeys && Policy.FarKeysRaw;
         bool topK = _call.TopKActive && Policy.TopKInLayer(layer);
-        if (topK)
+        if (_rotary is { } r)
         {
-            b.Copy(q, (long)(rows - 1) * qDim, _topKQuery!, 0, qDim);
-            b.Rope(_topKQuery!, _cosSinTopK!, 1, _heads, _headDim, _rotaryDim, _pairing);
+            if (stationary)
+            {
+                b.Copy(q, 0, _farQuery!, 0, (long)rows * qDim);
+                b.Rope(_farQuery!, _cosSinFar!, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
+            }
+            if (topK)
+            {
+                b.Copy(q, (long)(rows - 1) * qDim, _topKQuery!, 0, qDim);
+                b.Rope(_topKQuery!, _cosSinTopK!, 1, _heads, _headDim, r.RotaryDim, r.Pairing);
+            }
+            b.Rope(q, _cosSin!, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
+            b.Rope(k, _cosSin!, rows, _kvHeads, _headDim, r.RotaryDim, r.Pairing);
         }
-
-        b.Rope(q, _cosSin!, rows, _heads, _headDim, _rotaryDim, _pairing);
-        b.Rope(k, _cosSin!, rows, _kvHeads, _headDim, _rotaryDim, _pairing);
         if (farTake > 0 && !Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
         b.Copy(k, 0, cache.LocalKeys(layer), (long)localSlot * kvDim, (long)rows * kvDim);
         b.Copy(v, 0, cache.LocalValues(layer), (long)localSlot * kvDim, (long)rows * kvDim);
@@ -127,6 +155,7 @@ public sealed class RopeAttention : IDisposable
             GlobalLimit = Policy.Mode == AttentionMode.CeilingOnly ? long.MaxValue : cache.FirstPosition + Policy.Global,
             StationaryFrom = Policy.Mode == AttentionMode.CeilingOnly ? Policy.Distance : Policy.Window,
             ExtraCount = topK ? Policy.TopK : 0,
+            AlibiDistanceCap = Policy.HasFarKeys ? Policy.Distance : long.MaxValue,
         };
         var buffers = new AttentionBuffers(q, cache.LocalKeys(layer), cache.LocalValues(layer), output)
         {
@@ -135,6 +164,7 @@ public sealed class RopeAttention : IDisposable
             FarValues = cache.FarValues(layer),
             ExtraLogits = topK ? _extraLogits : null,
             ExtraValues = topK ? _extraValues : null,
+            AlibiSlopes = _alibiSlopes,
         };
         b.Attention(buffers, attentionShape);
     }
@@ -147,7 +177,7 @@ public sealed class RopeAttention : IDisposable
         if (rows <= _rows) return;
         DisposeBuffers();
         _rows = rows;
-        long pairs2 = _rotaryDim / 2 * 2, qDim = (long)_heads * _headDim;
+        long pairs2 = Math.Max(2, (_rotary?.RotaryDim ?? 0) / 2 * 2), qDim = (long)_heads * _headDim;
         _cosSin = _backend.Allocate(rows * pairs2);
         _cosSinFar = _backend.Allocate(rows * pairs2);
         _cosSinTopK = _backend.Allocate(pairs2);
@@ -163,5 +193,9 @@ public sealed class RopeAttention : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => DisposeBuffers();
+    public void Dispose()
+    {
+        DisposeBuffers();
+        _alibiSlopes?.Dispose();
+    }
 }
