@@ -1,4 +1,7 @@
+using System.Text.Json;
 using LongLM.Kernels;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.SafeTensors;
 
 namespace LongLM.Runtime.Rope;
 
@@ -20,7 +23,7 @@ namespace LongLM.Runtime.Rope;
 /// with the new frequencies, so a KV cache keeps raw keys (algorithms.md 3.4). The reference stops at
 /// L_tr·max_factor tokens (<see cref="Exceeds"/>); <see cref="Compute"/> refuses beyond it unless the instance was made
 /// with extendBeyondMaxFactor, which keeps the max_factor frequencies.</para>
-/// <para>Thread-safe after construction.</para>
+/// <para>The methods are thread-safe after construction (the solve is done); <see cref="Field"/> is not.</para>
 /// </remarks>
 public sealed class ClexRope : IRopeScaling
 {
@@ -86,7 +89,7 @@ public sealed class ClexRope : IRopeScaling
         _byScale = Array.ConvertAll(_frequencies, f => new RopeFrequencies(Array.ConvertAll(f, x => (double)x), 1f));
     }
 
-    /// <summary>The ODE's right-hand side (float32), e.g. for a device solver to be checked against.</summary>
+    /// <summary>The ODE's right-hand side (float32), e.g. for a device solver to be checked against; not thread-safe.</summary>
     public ClexVectorField<float> Field { get; }
     /// <summary>rope_scaling "act".</summary>
     public ClexActivation Activation { get; }
@@ -100,6 +103,8 @@ public sealed class ClexRope : IRopeScaling
     public long MaxLength => TrainedLength * MaxFactor;
     /// <summary>Whether <see cref="Compute"/> goes past <see cref="MaxLength"/> (with the max_factor frequencies) instead of refusing.</summary>
     public bool ExtendBeyondMaxFactor { get; }
+    /// <summary>config.json's top-level "log_scale" when <see cref="Load"/> read one (null when absent or built directly).</summary>
+    public bool? LogScaleInConfig { get; private init; }
     /// <inheritdoc />
     public string Type => TypeName;
     /// <inheritdoc />
@@ -162,4 +167,71 @@ public sealed class ClexRope : IRopeScaling
 
     private static float RoundToBFloat16(float value) =>
         BitConverter.UInt32BitsToSingle((uint)ElementConvert.SingleToBFloat16(value) << 16);
+
+    /// <summary>
+    /// Reads the CLEX layer of a checkpoint: rope_scaling {type "clex", max_factor (required), param_factor λ (1),
+    /// act ("silu"), time_dt (0.01)}, L_tr = max_position_embeddings, d = the rotary dim, and the three tensors
+    /// (shapes [m], [m, λd], [λd, m] checked).
+    /// </summary>
+    /// <exception cref="ConfigException">rope_scaling is not clex, or a field is missing or bad.</exception>
+    /// <exception cref="SafeTensorsException">A tensor is missing or has the wrong shape.</exception>
+    public static ClexRope Load(WeightStore store, ModelConfig config, bool extendBeyondMaxFactor = false)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(config);
+        var s = RopeScaling.Scaling(config, TypeName);
+        int d = config.RotaryDim, m = d / 2;
+        if (d < 4) throw new ConfigException(config.FilePath, $"CLEX needs a rotary dimension of at least 4, found {d}");
+        if (config.MaxPositionEmbeddings < 2)
+            throw new ConfigException(config.FilePath, $"CLEX needs max_position_embeddings (L_tr) of at least 2, found {config.MaxPositionEmbeddings}");
+
+        double maxFactor = RopeScaling.Required(config, s, "max_factor");
+        if (maxFactor < 1 || maxFactor != Math.Floor(maxFactor) || maxFactor > 1 << 16)
+            throw new ConfigException(config.FilePath, $"rope_scaling 'max_factor' must be a whole number from 1, found {maxFactor}");
+        double lambda = RopeScaling.Positive(config, s, "param_factor", RopeScaling.Number(s, "param_factor") ?? 1);
+        double hiddenExact = lambda * d;
+        if (hiddenExact != Math.Floor(hiddenExact) || hiddenExact > 1 << 20)
+            throw new ConfigException(config.FilePath, $"rope_scaling 'param_factor' {lambda} times the rotary dim {d} is not a whole MLP width");
+        int hidden = (int)hiddenExact;
+        double timeDt = RopeScaling.Positive(config, s, "time_dt", RopeScaling.Number(s, "time_dt") ?? 0.01);
+        string act = s.Strings.TryGetValue("act", out var a) ? a : "silu";
+        var activation = act switch
+        {
+            "silu" => ClexActivation.Silu,
+            "tanh" => ClexActivation.Tanh,
+            _ => throw new ConfigException(config.FilePath, $"rope_scaling 'act' is '{act}'; CLEX supports 'silu' and 'tanh'"),
+        };
+
+        string FileOf(string name) => store.Files.FirstOrDefault(f => f.Tensors.ContainsKey(name))?.FilePath ?? store.Directory;
+        float[] Read(string name, long[] shape, string dims)
+        {
+            var info = store.Info(name);
+            if (!info.Shape.SequenceEqual(shape))
+                throw new SafeTensorsException(FileOf(name),
+                    $"CLEX tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", shape)}] = [{dims}] from rotary dim d = {d} and rope_scaling.param_factor λ = {lambda}");
+            return store.View(name).ToFloat32();
+        }
+        var invFreq = Read(InvFreqTensor, [m], "d/2");
+        var up = Read(UpProjTensor, [m, hidden], "d/2, λd");
+        var down = Read(DownProjTensor, [hidden, m], "λd, d/2");
+        foreach (float f in invFreq)
+            if (!(f > 0) || !float.IsFinite(f))
+                throw new SafeTensorsException(FileOf(InvFreqTensor), $"'{InvFreqTensor}' holds {f}; every inverse frequency must be positive");
+
+        return new ClexRope(invFreq, up, down, hidden, activation, timeDt, (int)maxFactor, config.MaxPositionEmbeddings, extendBeyondMaxFactor)
+        {
+            LogScaleInConfig = ReadLogScale(config),
+        };
+    }
+
+    private static bool? ReadLogScale(ModelConfig config) =>
+        config.Raw.ValueKind == JsonValueKind.Object && config.Raw.TryGetProperty("log_scale", out var v)
+            ? v.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                JsonValueKind.Null => null,
+                _ => throw new ConfigException(config.FilePath, $"'log_scale' must be true or false, found {v.GetRawText()}"),
+            }
+            : null;
 }

@@ -10,15 +10,15 @@ public sealed record RopeFrequencies(double[] InverseFrequencies, float Attentio
 {
     /// <summary>
     /// The frequencies config.json asks for, when they do not depend on the sequence length (no rope_scaling, linear,
-    /// yarn, llama3). Length-dependent methods (dynamic) are an error here: use
+    /// yarn, llama3). Length-dependent methods (dynamic, clex) are an error here: use
     /// <see cref="RopeScaling.Create"/> and <see cref="IRopeScaling.Compute"/> with the current length.
     /// </summary>
     /// <exception cref="ConfigException">Unknown rope_scaling type, a bad field, or a length-dependent method.</exception>
     public static RopeFrequencies FromConfig(ModelConfig config)
     {
-        if (config.RopeScaling is { Type: DynamicNtkRope.TypeName } scaling)
+        if (config.RopeScaling is { Type: DynamicNtkRope.TypeName or ClexRope.TypeName } scaling)
             throw new ConfigException(config.FilePath,
-                $"rope_scaling type '{scaling.Type}' depends on the sequence length: use RopeScaling.Create(config).Compute(length)");
+                $"rope_scaling type '{scaling.Type}' depends on the sequence length: use RopeScaling.Create(config{(scaling.Type == ClexRope.TypeName ? ", weights" : "")}).Compute(length)");
         return RopeScaling.Create(config).Compute(config.MaxPositionEmbeddings);
     }
 

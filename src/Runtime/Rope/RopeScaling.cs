@@ -6,17 +6,18 @@ namespace LongLM.Runtime.Rope;
 
 /// <summary>
 /// The rope_scaling table: config.json's "rope_scaling" to an <see cref="IRopeScaling"/>. The length-independent methods
-/// follow HF transformers' modeling_rope_utils.py (ROPE_INIT_FUNCTIONS), computed in double precision from the formulas.
+/// follow HF transformers' modeling_rope_utils.py (ROPE_INIT_FUNCTIONS), computed in double precision from the formulas;
+/// CLEX follows algorithms.md section 3 and needs the checkpoint's ODE tensors.
 /// </summary>
 public static class RopeScaling
 {
     /// <summary>The rope_scaling types this runtime implements.</summary>
     public static IReadOnlyList<string> SupportedTypes { get; } =
-        [DefaultRope.TypeName, LinearScalingRope.TypeName, DynamicNtkRope.TypeName, YarnRope.TypeName, Llama3Rope.TypeName];
+        [DefaultRope.TypeName, LinearScalingRope.TypeName, DynamicNtkRope.TypeName, YarnRope.TypeName, Llama3Rope.TypeName, ClexRope.TypeName];
 
     /// <summary>
-    /// The scaling method config.json asks for, set up once. <paramref name="weights"/> is for methods with
-    /// checkpoint tensors (none yet).
+    /// The scaling method config.json asks for, set up once. CLEX reads its tensors from <paramref name="weights"/>
+    /// (required for type "clex", unused otherwise).
     /// </summary>
     /// <exception cref="ConfigException">Unknown type, or a missing or bad rope_scaling field.</exception>
     public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null)
@@ -31,6 +32,10 @@ public static class RopeScaling
             DynamicNtkRope.TypeName => DynamicNtkRope.FromConfig(config),
             YarnRope.TypeName => YarnRope.FromConfig(config),
             Llama3Rope.TypeName => Llama3Rope.FromConfig(config),
+            ClexRope.TypeName => weights is null
+                ? throw new ConfigException(config.FilePath,
+                    "rope_scaling type 'clex' needs the checkpoint's CLEX tensors (model.clex_layer.*): load it with RopeScaling.Create(config, weights)")
+                : ClexRope.Load(weights, config),
             _ => throw Unsupported(config, scaling.Type),
         };
     }

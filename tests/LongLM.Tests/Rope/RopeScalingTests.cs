@@ -111,7 +111,7 @@ public sealed class RopeScalingTests : IDisposable
         {
             Assert.Contains($"'{type}'", e.Message);
             Assert.Contains("config.json", e.Message);
-            foreach (var supported in new[] { "linear", "dynamic", "yarn", "llama3" }) Assert.Contains(supported, e.Message);
+            foreach (var supported in new[] { "linear", "dynamic", "yarn", "llama3", "clex" }) Assert.Contains(supported, e.Message);
         }
     }
 
@@ -127,6 +127,16 @@ public sealed class RopeScalingTests : IDisposable
         var config = RopeTestConfig.Write(_dir, RopeTestConfig.Llama(64, 10000, 8192, scaling));
         var e = Assert.Throws<ConfigException>(() => RopeScaling.Create(config));
         Assert.Contains($"'{field}'", e.Message);
+    }
+
+    [Fact]
+    public void Clex_WithoutWeights_IsConfigErrorAskingForThem()
+    {
+        var config = RopeTestConfig.Write(_dir, RopeTestConfig.Llama(64, 10000, 2048, new JsonObject { ["type"] = "clex", ["max_factor"] = 4 }));
+        var e = Assert.Throws<ConfigException>(() => RopeScaling.Create(config));
+        Assert.Contains("clex", e.Message);
+        Assert.Contains("weights", e.Message);
+        Assert.Throws<ConfigException>(() => RopeFrequencies.FromConfig(config));
     }
 
     [Fact]
