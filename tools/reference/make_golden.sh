@@ -33,6 +33,10 @@ gen "$MODELS/stories260K" \
     1,403,407,261,378,432,383,286,261,376,298,315,421,395,317,426 \
     stories260K_logits.json all
 
+# rope_scaling table (no model needed): inv_freq + attention factor per config.
+echo "+ $PYTHON tools/reference/rope_scaling_ref.py --out $GOLDEN/rope_scaling.json"
+"$PYTHON" "$ROOT/tools/reference/rope_scaling_ref.py" --out "$GOLDEN/rope_scaling.json"
+
 # Random-weight fixtures written by `longlm make-fixture` (the tests rebuild them from the same seeds):
 # tiny = q/k/v/o biases, untied lm_head, GQA 2:1, F32; tiny-tied = tied, GQA 2:1, BF16 storage.
 LONGLM="${LONGLM:-$ROOT/tools/LongLM.Cli/bin/Release/net10.0/longlm}"
