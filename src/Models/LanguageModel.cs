@@ -47,26 +47,30 @@ public sealed class LanguageModel : IDisposable
     /// <paramref name="attention"/> turns on LM-Infinite or an ablation (null: the model's own attention).
     /// </summary>
     public static LanguageModel Load(string directory, string backend = "cpu", LambdaAttentionOptions? attention = null) =>
-        Load(directory, Backends.Create(backend), ownsBackend: true, attention);
+        Load(directory, backend, new ModelOptions { Attention = attention });
+
+    /// <summary>Loads <paramref name="directory"/> with every option (attention, RoPE overrides, CLEX).</summary>
+    public static LanguageModel Load(string directory, string backend, ModelOptions options) =>
+        Load(directory, Backends.Create(backend), ownsBackend: true, options);
 
     /// <summary>Loads <paramref name="directory"/> on an existing backend (which the caller keeps owning).</summary>
-    public static LanguageModel Load(string directory, IBackend backend, LambdaAttentionOptions? attention = null) =>
-        Load(directory, backend, ownsBackend: false, attention);
+    public static LanguageModel Load(string directory, IBackend backend, ModelOptions? options = null) =>
+        Load(directory, backend, ownsBackend: false, options ?? new ModelOptions());
 
-    private static LanguageModel Load(string directory, IBackend backend, bool ownsBackend, LambdaAttentionOptions? attention)
+    private static LanguageModel Load(string directory, IBackend backend, bool ownsBackend, ModelOptions options)
     {
         try
         {
             if (!System.IO.Directory.Exists(directory)) throw new LongLMException($"{directory}: model folder not found", directory);
-            var config = ModelConfig.Load(directory);
+            var config = options.Apply(ModelConfig.Load(directory));
             ModelRegistry.FamilyOf(config);
             var generation = GenerationConfig.Load(directory);
             var tokenizer = ModelTokenizer.Load(directory);
             var store = WeightStore.Open(directory);
             try
             {
-                var policy = attention?.Resolve(config) ?? LambdaAttentionOptions.ModelDefault(config);
-                var model = ModelRegistry.Create(config, store, backend, policy);
+                var policy = options.Attention?.Resolve(config) ?? LambdaAttentionOptions.ModelDefault(config);
+                var model = ModelRegistry.Create(config, store, backend, policy, options);
                 return new LanguageModel(directory, config, generation, store, model, tokenizer, ownsBackend);
             }
             catch

@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Models.Llama;
+using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -10,14 +11,14 @@ namespace LongLM.Models;
 /// <summary>Maps config.json ("architectures", then "model_type") to the file that implements the family.</summary>
 public static class ModelRegistry
 {
-    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ICausalLM> Create);
+    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ModelOptions, ICausalLM> Create);
 
     private static readonly Family[] Families =
     [
         new("llama",
             ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
             ["llama", "mistral", "qwen2"],
-            (c, s, b, p) => new LlamaModel(c, s, b, p)),
+            (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>
@@ -27,8 +28,8 @@ public static class ModelRegistry
     public static string FamilyOf(ModelConfig config) => Find(config).Name;
 
     /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
-    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy) =>
-        Find(config).Create(config, store, backend, policy);
+    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null) =>
+        Find(config).Create(config, store, backend, policy, options ?? new ModelOptions());
 
     private static Family Find(ModelConfig config)
     {

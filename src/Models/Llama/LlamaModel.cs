@@ -1,4 +1,5 @@
 using LongLM.Kernels;
+using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -18,15 +19,14 @@ public sealed class LlamaModel : ICausalLM
     private readonly Workspace _ws;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
-    public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+    public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
     {
         if (config.HiddenAct is not ("silu" or "swish"))
             throw new ConfigException(config.FilePath, $"hidden_act '{config.HiddenAct}' is not supported for Llama-family models (supported: silu)");
         if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
         Config = config;
         Backend = backend;
-        _attention = new AttentionBlock(backend, policy,
-            new PositionalEncoding.Rotary(RopeFrequencies.FromConfig(config), RopePairing.HalfSplit, config.RotaryDim),
+        _attention = new AttentionBlock(backend, policy, RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit),
             config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         _weights = LlamaWeights.Load(store, config, backend);
         _ws = new Workspace(backend, config);
@@ -43,7 +43,7 @@ public sealed class LlamaModel : ICausalLM
 
     /// <inheritdoc />
     public KvCache CreateCache(long firstPosition = 0) =>
-        new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, Policy, firstPosition);
+        new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, Policy, firstPosition, _attention.KeepsRawLocalKeys);
 
     /// <inheritdoc />
     public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)

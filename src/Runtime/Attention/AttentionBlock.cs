@@ -7,8 +7,21 @@ namespace LongLM.Runtime.Attention;
 /// <summary>How a model encodes positions: rotary embedding of q and k, or ALiBi biases on the logits.</summary>
 public abstract record PositionalEncoding
 {
-    /// <summary>RoPE with <paramref name="Frequencies"/> over the first <paramref name="RotaryDim"/> dims of each head.</summary>
-    public sealed record Rotary(RopeFrequencies Frequencies, RopePairing Pairing, int RotaryDim) : PositionalEncoding;
+    /// <summary>
+    /// RoPE over the first <paramref name="RotaryDim"/> dims of each head, frequencies from <paramref name="Scaling"/>
+    /// for the length after each call. <paramref name="ReRotateOnChange"/>: keep raw keys and re-rotate every cached key
+    /// when the frequencies change (CLEX, algorithms.md 3.4); otherwise cached keys keep the frequencies they were
+    /// rotated with (HF's dynamic NTK). <paramref name="LogScale"/>: CLEX's query multiplier for K keys (3.5), or null.
+    /// </summary>
+    public sealed record Rotary(IRopeScaling Scaling, RopePairing Pairing, int RotaryDim, bool ReRotateOnChange = false, Func<long, double>? LogScale = null)
+        : PositionalEncoding
+    {
+        /// <summary>Fixed frequencies (no scaling that depends on the length).</summary>
+        public Rotary(RopeFrequencies frequencies, RopePairing pairing, int rotaryDim)
+            : this(new FixedRope(frequencies, rotaryDim), pairing, rotaryDim)
+        {
+        }
+    }
 
     /// <summary>ALiBi with one slope per query head (algorithms.md 2.4).</summary>
     public sealed record Alibi(float[] Slopes) : PositionalEncoding;
@@ -43,6 +56,8 @@ public sealed class AttentionBlock : IDisposable
         switch (positions)
         {
             case PositionalEncoding.Rotary rotary:
+                if (rotary.ReRotateOnChange && policy.Mode is AttentionMode.LambdaNoCeiling or AttentionMode.CeilingOnly)
+                    throw new LongLMException($"--attention {policy.Mode.Name()} keeps rotated far keys, which cannot follow CLEX's changing frequencies");
                 _rotary = rotary;
                 break;
             case PositionalEncoding.Alibi alibi:
@@ -60,7 +75,10 @@ public sealed class AttentionBlock : IDisposable
     /// <summary>The policy in force.</summary>
     public AttentionPolicy Policy { get; }
 
-    private readonly record struct Call(int Rows, long FirstPosition, long KeysAfter, bool TopKActive, int TopKBegin, int TopKEnd);
+    /// <summary>Whether caches must keep raw local keys (frequencies that change with the length, CLEX).</summary>
+    public bool KeepsRawLocalKeys => _rotary?.ReRotateOnChange == true;
+
+    private readonly record struct Call(int Rows, long FirstPosition, long KeysAfter, bool TopKActive, int TopKBegin, int TopKEnd, float Scale);
 
     /// <summary>Prepares a forward of <paramref name="rows"/> tokens at the cache's next positions (cos/sin tables, cache room).</summary>
     public void Begin(KvCache cache, int rows)
@@ -71,12 +89,17 @@ public sealed class AttentionBlock : IDisposable
         long keysAfter = cache.TokenCount + rows;
         // Top-k (2.5): last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
         bool topK = Policy.TopK > 0 && keysAfter - Policy.Window >= Policy.Global + Policy.TopK;
-        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window));
+        float scale = _rotary?.LogScale is { } logScale ? (float)(_scale * logScale(keysAfter)) : _scale;
+        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window), scale);
         if (_rotary is null) return;
 
-        var inverse = _rotary.Frequencies.InverseFrequencies;
-        float factor = _rotary.Frequencies.AttentionFactor;
+        var frequencies = _rotary.Scaling.Compute(keysAfter);
+        var inverse = frequencies.InverseFrequencies;
+        float factor = frequencies.AttentionFactor;
         int pairs = _rotary.RotaryDim / 2;
+        if (_rotary.ReRotateOnChange && cache.RotatedWith is { } old && !ReferenceEquals(old, inverse) && cache.LocalCount > 0)
+            ReRotate(cache, inverse, factor);
+        cache.RotatedWith = inverse;
         var table = new float[rows * pairs * 2];
         for (int r = 0; r < rows; r++)
             Kernels.Ops.Rope.CosSin(first + r, inverse, table.AsSpan(r * pairs * 2, pairs * 2), factor);
@@ -110,6 +133,7 @@ public sealed class AttentionBlock : IDisposable
         // Raw (un-rotated) copies first: the far store and the ceiling query need them (2.3 "which tensor is rotated").
         if (farTake > 0 && Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
         if (farTake > 0) b.Copy(v, 0, cache.FarValues(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
+        if (cache.RawLocalKeys(layer) is { } raw) b.Copy(k, 0, raw, (long)localSlot * kvDim, (long)rows * kvDim);
         // The ceiling query: q rotated to D against raw keys; ALiBi has no rotation, so it is q itself (with -m*D).
         bool stationary = _rotary is not null && Policy.HasFarKeys && Policy.FarKeysRaw;
         bool topK = _call.TopKActive && Policy.TopKInLayer(layer);
@@ -134,7 +158,7 @@ public sealed class AttentionBlock : IDisposable
 
         if (topK)
         {
-            var shape = new TopKShape(_heads, _kvHeads, _headDim, _scale, _call.TopKBegin, _call.TopKEnd, Policy.TopK);
+            var shape = new TopKShape(_heads, _kvHeads, _headDim, _call.Scale, _call.TopKBegin, _call.TopKEnd, Policy.TopK);
             b.SelectTopK(_topKQuery!, cache.FarKeys(layer)!, cache.FarValues(layer)!, shape, _extraLogits!, _extraValues!);
         }
 
@@ -145,7 +169,7 @@ public sealed class AttentionBlock : IDisposable
             Heads = _heads,
             KvHeads = _kvHeads,
             HeadDim = _headDim,
-            Scale = _scale,
+            Scale = _call.Scale,
             FirstQueryPosition = _call.FirstPosition,
             LocalFirstPosition = cache.LocalFirstPosition,
             LocalCount = cache.LocalCount + rows,
@@ -167,6 +191,26 @@ public sealed class AttentionBlock : IDisposable
             AlibiSlopes = _alibiSlopes,
         };
         b.Attention(buffers, attentionShape);
+    }
+
+    /// <summary>
+    /// New frequencies (CLEX's t changed): every cached local key is rebuilt from its raw copy at its own position
+    /// (algorithms.md 3.4: "when t changes, re-rotate everything").
+    /// </summary>
+    private void ReRotate(KvCache cache, double[] inverse, float factor)
+    {
+        var r = _rotary!;
+        int pairs = r.RotaryDim / 2, count = cache.LocalCount, kvDim = cache.KvDim;
+        var table = new float[count * pairs * 2];
+        for (int i = 0; i < count; i++)
+            Kernels.Ops.Rope.CosSin(cache.LocalFirstPosition + i, inverse, table.AsSpan(i * pairs * 2, pairs * 2), factor);
+        using var cosSin = _backend.Allocate(table.Length);
+        _backend.Upload(table, cosSin);
+        for (int l = 0; l < cache.Layers; l++)
+        {
+            _backend.Copy(cache.RawLocalKeys(l)!, 0, cache.LocalKeys(l), 0, (long)count * kvDim);
+            _backend.Rope(cache.LocalKeys(l), cosSin, count, _kvHeads, _headDim, r.RotaryDim, r.Pairing);
+        }
     }
 
     /// <summary>Closes the forward: the chunk is now in the cache.</summary>

@@ -18,10 +18,14 @@ public sealed class KvCache : IDisposable
 {
     private readonly IBackend _backend;
     private readonly Store _local;
+    private readonly Store? _rawLocal;
     private readonly Store? _far;
 
-    /// <summary>An empty cache whose first token will sit at <paramref name="firstPosition"/>.</summary>
-    public KvCache(IBackend backend, int layers, int kvHeads, int headDim, AttentionPolicy policy, long firstPosition = 0)
+    /// <summary>
+    /// An empty cache whose first token will sit at <paramref name="firstPosition"/>; <paramref name="keepRawLocalKeys"/>
+    /// keeps un-rotated copies of the local keys so they can be re-rotated when the frequencies change (CLEX, 3.4).
+    /// </summary>
+    public KvCache(IBackend backend, int layers, int kvHeads, int headDim, AttentionPolicy policy, long firstPosition = 0, bool keepRawLocalKeys = false)
     {
         if (firstPosition < 0) throw new ArgumentOutOfRangeException(nameof(firstPosition));
         _backend = backend;
@@ -30,6 +34,7 @@ public sealed class KvCache : IDisposable
         KvDim = kvHeads * headDim;
         FirstPosition = NextPosition = LocalFirstPosition = firstPosition;
         _local = new Store(backend, layers, KvDim, 64);
+        if (keepRawLocalKeys) _rawLocal = new Store(backend, layers, KvDim, 64, withValues: false);
         if (policy.HasFarKeys) _far = new Store(backend, layers, KvDim, policy.KeepsAllFarKeys ? 64 : Math.Max(1, policy.Global));
     }
 
@@ -52,10 +57,14 @@ public sealed class KvCache : IDisposable
     /// <summary>Far slots filled (positions FirstPosition .. FirstPosition + FarCount - 1).</summary>
     public int FarCount { get; private set; }
     /// <summary>Floats held on the backend (for memory reports).</summary>
-    public long AllocatedFloats => _local.AllocatedFloats + (_far?.AllocatedFloats ?? 0);
+    public long AllocatedFloats => _local.AllocatedFloats + (_rawLocal?.AllocatedFloats ?? 0) + (_far?.AllocatedFloats ?? 0);
 
     /// <summary>Local rotated keys of a layer, [slot, kvHeads, headDim].</summary>
     public DeviceBuffer LocalKeys(int layer) => _local.Keys[layer];
+    /// <summary>Un-rotated copies of the local keys (null unless the cache was made to keep them).</summary>
+    public DeviceBuffer? RawLocalKeys(int layer) => _rawLocal?.Keys[layer];
+    /// <summary>The inverse frequencies the local keys are rotated with (set by the attention block).</summary>
+    public double[]? RotatedWith { get; set; }
     /// <summary>Local values of a layer.</summary>
     public DeviceBuffer LocalValues(int layer) => _local.Values[layer];
     /// <summary>Far keys of a layer (raw unless the policy has no ceiling).</summary>
@@ -79,10 +88,12 @@ public sealed class KvCache : IDisposable
             if (LocalCount > keep && LocalCount + count > _local.Capacity)
             {
                 _local.KeepLast(LocalCount, keep, Math.Max(2L * Policy.Window, keep + count));
+                _rawLocal?.KeepLast(LocalCount, keep, Math.Max(2L * Policy.Window, keep + count));
                 LocalFirstPosition = NextPosition - keep;
             }
         }
         _local.Reserve(LocalCount, LocalCount + (long)count);
+        _rawLocal?.Reserve(LocalCount, LocalCount + (long)count);
         int farTake = 0;
         if (_far is not null)
         {
@@ -105,16 +116,17 @@ public sealed class KvCache : IDisposable
     public void Dispose()
     {
         _local.Dispose();
+        _rawLocal?.Dispose();
         _far?.Dispose();
     }
 
-    /// <summary>Keys and values of every layer in growable backend buffers.</summary>
-    private sealed class Store(IBackend backend, int layers, int kvDim, long initialCapacity) : IDisposable
+    /// <summary>Keys (and values) of every layer in growable backend buffers.</summary>
+    private sealed class Store(IBackend backend, int layers, int kvDim, long initialCapacity, bool withValues = true) : IDisposable
     {
         public DeviceBuffer[] Keys { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
-        public DeviceBuffer[] Values { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
+        public DeviceBuffer[] Values { get; } = withValues ? Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray() : [];
         public long Capacity { get; private set; } = initialCapacity;
-        public long AllocatedFloats => 2L * layers * Capacity * kvDim;
+        public long AllocatedFloats => (Values.Length > 0 ? 2L : 1L) * layers * Capacity * kvDim;
 
         /// <summary>Grows (doubling) to hold <paramref name="needed"/> slots, keeping the first <paramref name="used"/>.</summary>
         public void Reserve(long used, long needed)
@@ -133,7 +145,7 @@ public sealed class KvCache : IDisposable
             for (int l = 0; l < layers; l++)
             {
                 Keys[l] = Moved(Keys[l], count, from, capacity);
-                Values[l] = Moved(Values[l], count, from, capacity);
+                if (Values.Length > 0) Values[l] = Moved(Values[l], count, from, capacity);
             }
             Capacity = capacity;
         }

@@ -20,7 +20,7 @@ public static class RopeScaling
     /// (required for type "clex", unused otherwise).
     /// </summary>
     /// <exception cref="ConfigException">Unknown type, or a missing or bad rope_scaling field.</exception>
-    public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null)
+    public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null, bool clexExtend = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         var scaling = config.RopeScaling;
@@ -35,7 +35,7 @@ public static class RopeScaling
             ClexRope.TypeName => weights is null
                 ? throw new ConfigException(config.FilePath,
                     "rope_scaling type 'clex' needs the checkpoint's CLEX tensors (model.clex_layer.*): load it with RopeScaling.Create(config, weights)")
-                : ClexRope.Load(weights, config),
+                : ClexRope.Load(weights, config, clexExtend),
             _ => throw Unsupported(config, scaling.Type),
         };
     }

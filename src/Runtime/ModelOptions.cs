@@ -1,0 +1,36 @@
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Config;
+
+namespace LongLM.Runtime;
+
+/// <summary>How to run a model beyond what its config.json says: long-context attention and RoPE experiments.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>LM-Infinite or an ablation; null runs the model's own attention (its sliding_window if any).</summary>
+    public LambdaAttentionOptions? Attention { get; init; }
+
+    /// <summary>Replaces config.json's rope_scaling for experiments: "linear:4", "dynamic:4", "yarn:4" or "none".</summary>
+    public string? RopeScaling { get; init; }
+
+    /// <summary>CLEX past L_tr x max_factor: continue with the max_factor frequencies instead of refusing.</summary>
+    public bool ClexExtend { get; init; }
+
+    /// <summary>CLEX log scaling of the query: null follows the checkpoint's "log_scale" (algorithms.md decisions).</summary>
+    public bool? ClexLogScale { get; init; }
+
+    /// <summary>The config with the rope_scaling override applied.</summary>
+    public ModelConfig Apply(ModelConfig config)
+    {
+        if (RopeScaling is null) return config;
+        if (RopeScaling == "none") return config with { RopeScaling = null };
+        var parts = RopeScaling.Split(':');
+        if (parts.Length != 2 || !double.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out double factor) || factor < 1)
+            throw new LongLMException($"--rope-scaling '{RopeScaling}': expected TYPE:FACTOR with FACTOR >= 1 (e.g. linear:4, dynamic:4, yarn:4) or none");
+        string type = parts[0];
+        if (type is not ("linear" or "dynamic" or "yarn"))
+            throw new LongLMException($"--rope-scaling type '{type}' cannot be set from the command line (supported: linear, dynamic, yarn; llama3 and clex come from config.json)");
+        var values = new Dictionary<string, double> { ["factor"] = factor };
+        if (type == "yarn") values["original_max_position_embeddings"] = config.MaxPositionEmbeddings;
+        return config with { RopeScaling = new RopeScalingConfig(type, factor, values, new Dictionary<string, string>()) };
+    }
+}
