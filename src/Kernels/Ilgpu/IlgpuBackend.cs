@@ -105,18 +105,25 @@ public sealed class IlgpuBackend : IBackend
     public DeviceBuffer Allocate(long length) => new IlgpuBuffer(_accelerator, length);
 
     /// <inheritdoc />
-    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0) =>
-        Slice(destination, offset, source.Length).CopyFromCPU(source);
+    public void Upload(ReadOnlySpan<float> source, DeviceBuffer destination, long offset = 0)
+    {
+        var target = Slice(destination, offset, source.Length);
+        if (!source.IsEmpty) target.CopyFromCPU(source);
+    }
 
     /// <inheritdoc />
-    public void Download(DeviceBuffer source, Span<float> destination, long offset = 0) =>
-        Slice(source, offset, destination.Length).CopyToCPU(destination);
+    public void Download(DeviceBuffer source, Span<float> destination, long offset = 0)
+    {
+        var view = Slice(source, offset, destination.Length);
+        if (!destination.IsEmpty) view.CopyToCPU(destination);
+    }
 
     /// <inheritdoc />
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long count)
     {
-        if (count == 0) return;
-        Slice(source, sourceOffset, count).CopyTo(Slice(destination, destinationOffset, count));
+        var from = Slice(source, sourceOffset, count);
+        var to = Slice(destination, destinationOffset, count);
+        if (count > 0) from.CopyTo(to);
     }
 
     /// <inheritdoc />
