@@ -12,8 +12,8 @@ namespace LongLM.Kernels;
 /// raw key), the rest (Window &lt;= i - j &lt; StationaryFrom, ceiling-only with D > L) take logit 0;</item>
 /// <item>extra entries (top-k middle tokens): ExtraCount (logit, value) pairs per head, for the last row only.</item>
 /// </list>
-/// With ALiBi slopes m_h, local and far logits also get -m_h * min(i - j, AlibiDistanceCap) (algorithms.md 2.4:
-/// the cap is D for LM-Infinite's clipped biases, unbounded for vanilla ALiBi).
+/// With ALiBi slopes m_h, local logits also get -m_h * min(i - j, AlibiDistanceCap) and far logits -m_h * AlibiDistanceCap
+/// (algorithms.md 2.4: starting tokens clipped at -m*D under LM-Infinite; the cap is unbounded for vanilla ALiBi).
 /// All surviving logits share one softmax.
 /// </summary>
 public readonly record struct AttentionShape

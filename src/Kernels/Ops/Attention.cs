@@ -40,7 +40,8 @@ public static class Attention
             logits[f] = distance >= s.StationaryFrom
                 ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
                 : 0f;
-            if (slope != 0f) logits[f] -= slope * Math.Min(distance, s.AlibiDistanceCap);
+            // Far keys sit at the clipped distance D (algorithms.md 2.4: starting tokens at -m*D), whatever their true distance.
+            if (slope != 0f) logits[f] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
         }
         long firstLocal = s.LocalFirstPosition + localFrom;
         for (int j = 0; j < localCount; j++)
@@ -91,7 +92,7 @@ public static class Attention
                     double logit = distance >= s.StationaryFrom
                         ? Dot(b.FarQuery.Slice((row * s.Heads + h) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd))
                         : 0;
-                    entries.Add((logit - Alibi(h, distance), 0, f));
+                    entries.Add((logit - Alibi(h, s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap), 0, f));
                 }
                 // Local keys: distance 0 .. Window-1, causal.
                 for (int slot = 0; slot < s.LocalCount; slot++)

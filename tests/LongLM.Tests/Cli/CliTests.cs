@@ -113,6 +113,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Generate_CudaWithoutGpu_IsOneLineErrorExit2()
+    {
+        if (Environment.GetEnvironmentVariable("LONGLM_TEST_CUDA") == "1") return; // a GPU is present: nothing to check
+        var (exit, _, err) = CliRunner.Run("generate", "--model", Stories, "--backend", "cuda", "--max-tokens", "2");
+        Assert.Equal(2, exit);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("--backend cpu", err);
+    }
+
+    [Fact]
     public void Generate_CorruptWeights_NamesFile()
     {
         foreach (var f in Directory.GetFiles(Stories)) File.Copy(f, _dir.File(Path.GetFileName(f)));

@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Kernels.Cpu;
+using LongLM.Kernels.Ilgpu;
 using LongLM.Kernels.Ops;
 
 namespace LongLM.Tests.Kernels;
@@ -34,7 +35,7 @@ public abstract class BackendParityTests : IDisposable
         return result;
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData(DType.F32, 1, 67, 131)]
     [InlineData(DType.F32, 5, 64, 96)]
     [InlineData(DType.F16, 1, 67, 131)]
@@ -42,6 +43,8 @@ public abstract class BackendParityTests : IDisposable
     [InlineData(DType.BF16, 1, 67, 131)]
     [InlineData(DType.BF16, 1, 576, 200)]
     [InlineData(DType.BF16, 4, 96, 33)]
+    [InlineData(DType.F16, 2, 67, 70)]    // rows > 1 with a column count that is not a multiple of 4
+    [InlineData(DType.F32, 40, 48, 130)]  // more than one 32-row tile
     public void MatMul_MatchesReference(DType dtype, int rows, int inDim, int outDim)
     {
         var x = Inputs.Random(rows * inDim, 1);
@@ -58,7 +61,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dy, rows * outDim), 1e-4f, 1e-4f, $"matmul {dtype}");
     }
 
-    [Fact]
+    [BackendFact]
     public void Embedding_GathersRowsWidened()
     {
         using var table = new NativeWeight(Inputs.Random(10 * 6, 4), 10, 6, DType.BF16);
@@ -72,7 +75,7 @@ public abstract class BackendParityTests : IDisposable
             Assert.Equal(all.AsSpan(ids[r] * 6, 6).ToArray(), got.AsSpan(r * 6, 6).ToArray());
     }
 
-    [Fact]
+    [BackendFact]
     public void Embedding_IdOutsideVocabulary_Throws()
     {
         using var table = new NativeWeight(Inputs.Random(10 * 6, 4), 10, 6, DType.F32);
@@ -81,7 +84,7 @@ public abstract class BackendParityTests : IDisposable
         Assert.ThrowsAny<ArgumentException>(() => _backend.Embedding(dt, [10], dst));
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData(1, 64, false)]
     [InlineData(3, 100, false)]
     [InlineData(2, 48, true)]
@@ -99,7 +102,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dy, rows * dim), 1e-5f, 1e-5f, "rmsnorm");
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData(1, 64, true)]
     [InlineData(3, 100, false)]
     public void LayerNorm_MatchesReference(int rows, int dim, bool withBias)
@@ -119,7 +122,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dy, rows * dim), 1e-5f, 1e-5f, "layernorm");
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData(GeluApproximation.None)]
     [InlineData(GeluApproximation.Tanh)]
     public void Gelu_MatchesReference(GeluApproximation approximation)
@@ -131,7 +134,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dx, x.Length), 1e-6f, 1e-5f, $"gelu {approximation}");
     }
 
-    [Theory]
+    [BackendTheory]
     [InlineData(RopePairing.HalfSplit, 16, 16)]
     [InlineData(RopePairing.HalfSplit, 16, 8)]
     [InlineData(RopePairing.Interleaved, 16, 16)]
@@ -159,6 +162,8 @@ public abstract class BackendParityTests : IDisposable
     public static TheoryData<string, AttentionShape> AttentionCases() => new()
     {
         { "first token", Shape(1, 0, 4, 4, 8) },
+        { "more keys than one 32-key batch", Shape(2, 70, 4, 2, 64) },
+        { "the largest head dim", Shape(1, 40, 2, 1, 256) },
         { "decode over a cache, GQA 2:1", Shape(1, 9, 8, 4, 8) },
         { "prefill, GQA 3:1", Shape(5, 0, 6, 2, 16) },
         { "chunk after a cache, MQA", Shape(4, 3, 4, 1, 8) },
@@ -178,7 +183,7 @@ public abstract class BackendParityTests : IDisposable
         FirstQueryPosition = firstPosition, LocalFirstPosition = 0, LocalCount = firstPosition + queries,
     };
 
-    [Theory]
+    [BackendTheory]
     [MemberData(nameof(AttentionCases))]
     public void Attention_MatchesReference(string name, AttentionShape shape)
     {
@@ -213,7 +218,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, name);
     }
 
-    [Fact]
+    [BackendFact]
     public void SelectTopK_MatchesReferenceSelection()
     {
         var shape = new TopKShape(Heads: 4, KvHeads: 2, HeadDim: 8, Scale: 0.35f, Begin: 3, End: 40, K: 5);
@@ -241,7 +246,7 @@ public abstract class BackendParityTests : IDisposable
         }
     }
 
-    [Fact]
+    [BackendFact]
     public void SiluMulAndAdd_MatchReference()
     {
         var a = Inputs.Random(1000, 11, 6f);
@@ -265,7 +270,7 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(sum, Download(da, 1000), 0f, 0f, "add in place");
     }
 
-    [Fact]
+    [BackendFact]
     public void LogSoftmax_MatchesReference()
     {
         const int rows = 3, cols = 517;
@@ -281,3 +286,10 @@ public abstract class BackendParityTests : IDisposable
 
 /// <summary>The managed SIMD backend.</summary>
 public sealed class CpuBackendParityTests() : BackendParityTests(new CpuBackend());
+
+/// <summary>The ILGPU kernels on ILGPU's CPU accelerator (what CI runs of the CUDA kernel code).</summary>
+public sealed class IlgpuCpuBackendParityTests() : BackendParityTests(IlgpuBackend.CreateCpu());
+
+/// <summary>The ILGPU kernels on the first NVIDIA GPU; skipped unless LONGLM_TEST_CUDA=1.</summary>
+[OptInBackend("LONGLM_TEST_CUDA")]
+public sealed class CudaBackendParityTests() : BackendParityTests(IlgpuBackend.CreateCuda());

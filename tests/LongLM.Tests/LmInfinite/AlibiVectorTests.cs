@@ -76,3 +76,6 @@ public abstract class AlibiVectorTests : IDisposable
 
 /// <summary>7.4 on the managed SIMD backend.</summary>
 public sealed class CpuAlibiVectorTests() : AlibiVectorTests(new CpuBackend());
+
+/// <summary>7.4 on the ILGPU kernels (ILGPU's CPU accelerator).</summary>
+public sealed class IlgpuCpuAlibiVectorTests() : AlibiVectorTests(LongLM.Kernels.Ilgpu.IlgpuBackend.CreateCpu());

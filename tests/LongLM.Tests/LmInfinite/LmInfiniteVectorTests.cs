@@ -176,3 +176,6 @@ public abstract class LmInfiniteVectorTests : IDisposable
 
 /// <summary>The vectors on the managed SIMD backend.</summary>
 public sealed class CpuLmInfiniteVectorTests() : LmInfiniteVectorTests(new CpuBackend());
+
+/// <summary>The vectors on the ILGPU kernels (ILGPU's CPU accelerator, configured like a GPU).</summary>
+public sealed class IlgpuCpuLmInfiniteVectorTests() : LmInfiniteVectorTests(LongLM.Kernels.Ilgpu.IlgpuBackend.CreateCpu());

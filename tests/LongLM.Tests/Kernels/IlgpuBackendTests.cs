@@ -1,0 +1,70 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Ilgpu;
+using LongLM.Models;
+using LongLM.Runtime;
+
+namespace LongLM.Tests.Kernels;
+
+/// <summary>What the ILGPU backend has beyond <see cref="IBackend"/>, and how it is created.</summary>
+public sealed class IlgpuBackendTests : IDisposable
+{
+    private readonly IlgpuBackend _backend = IlgpuBackend.CreateCpu();
+
+    public void Dispose() => _backend.Dispose();
+
+    private int ArgMax(float[] values)
+    {
+        using var buffer = _backend.Allocate(values.Length);
+        _backend.Upload(values, buffer);
+        return _backend.ArgMax(buffer, values.Length);
+    }
+
+    [Fact]
+    public void ArgMax_MatchesTheFirstMaximumOfTheRow()
+    {
+        var values = Inputs.Random(1000, 21, 10f);
+        Assert.Equal(Array.IndexOf(values, values.Max()), ArgMax(values));
+    }
+
+    [Fact]
+    public void ArgMax_Ties_TakeTheSmallestIndex()
+    {
+        var values = new float[300];
+        values[7] = values[133] = values[299] = 5f;
+        Assert.Equal(7, ArgMax(values));
+    }
+
+    [Fact]
+    public void ArgMax_IgnoresNaN_AndCountLimitsTheRow()
+    {
+        var values = Inputs.Random(200, 22);
+        values[3] = float.NaN;
+        values[150] = 100f;
+        Assert.Equal(Array.IndexOf(values, values.Take(100).Max()), ArgMaxOfPrefix(values, 100));
+        Assert.Equal(150, ArgMax(values));
+    }
+
+    private int ArgMaxOfPrefix(float[] values, int count)
+    {
+        using var buffer = _backend.Allocate(values.Length);
+        _backend.Upload(values, buffer);
+        return _backend.ArgMax(buffer, count);
+    }
+
+    [Fact]
+    public void Names_AreCudaAndIlgpuCpu()
+    {
+        Assert.Equal("ilgpu-cpu", _backend.Name);
+        Assert.Contains("cuda", Backends.Names);
+        Assert.Contains("ilgpu-cpu", Backends.Names);
+    }
+
+    [Fact]
+    public void CudaWithoutGpu_IsOneLineLongLMException()
+    {
+        if (Environment.GetEnvironmentVariable("LONGLM_TEST_CUDA") == "1") return; // a GPU is present: nothing to check
+        var e = Assert.Throws<LongLMException>(() => Backends.Create("cuda").Dispose());
+        Assert.Contains("--backend cpu", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
