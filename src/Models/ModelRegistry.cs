@@ -1,6 +1,8 @@
 using LongLM.Kernels;
+using LongLM.Models.Bloom;
 using LongLM.Models.Llama;
 using LongLM.Runtime;
+using LongLM.Models.Mpt;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -11,14 +13,18 @@ namespace LongLM.Models;
 /// <summary>Maps config.json ("architectures", then "model_type") to the file that implements the family.</summary>
 public static class ModelRegistry
 {
-    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ModelOptions, ICausalLM> Create);
+    private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, string Positions,
+        Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ModelOptions, ICausalLM> Create);
 
     private static readonly Family[] Families =
     [
         new("llama",
             ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
             ["llama", "mistral", "qwen2"],
+            "rope",
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
+        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", (c, s, b, p, _) => new MptModel(c, s, b, p)),
+        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", (c, s, b, p, _) => new BloomModel(c, s, b, p)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>
@@ -26,6 +32,9 @@ public static class ModelRegistry
 
     /// <summary>The family name ("llama") for <paramref name="config"/>, or a clear error listing what is supported.</summary>
     public static string FamilyOf(ModelConfig config) => Find(config).Name;
+
+    /// <summary>How the family encodes positions: "rope" (rotary q and k) or "alibi" (biases on the logits).</summary>
+    public static string PositionalEncodingOf(ModelConfig config) => Find(config).Positions;
 
     /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
     public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null) =>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the golden logits files under tests/LongLM.Tests/golden/ with the
-# independent NumPy reference (tools/reference/llama_ref.py).
+# independent NumPy references (tools/reference/llama_ref.py for the Llama family,
+# tools/reference/alibi_ref.py for the ALiBi families MPT and BLOOM).
 #
 #   tools/reference/make_golden.sh            # regenerate all golden files below
 #
@@ -25,6 +26,12 @@ gen() {
     --model "$model" --ids "$ids" --out "$GOLDEN/$name" --positions "$positions"
 }
 
+gen_alibi() {
+  local model="$1" ids="$2" name="$3"; shift 3
+  echo "+ $PYTHON tools/reference/alibi_ref.py --model $model --ids $ids --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/alibi_ref.py" --model "$model" --ids "$ids" --out "$GOLDEN/$name" "$@"
+}
+
 mkdir -p "$GOLDEN"
 
 # stories260K (llama2.c, HF Llama, F32, tied embeddings): BOS followed by the
@@ -46,3 +53,17 @@ trap 'rm -rf "$FIXTURES"' EXIT
 "$LONGLM" make-fixture --family llama --shape tiny-tied --dtype bf16 --seed 11 --out "$FIXTURES/tiny-tied"
 gen "$FIXTURES/tiny" 5,100,257,300,12,42,318,7,99,150,200,250 fixture_tiny_f32_seed7_logits.json all
 gen "$FIXTURES/tiny-tied" 5,100,257,299,12,42,280,7,99,150 fixture_tiny-tied_bf16_seed11_logits.json all
+
+# ALiBi fixtures (6 heads, so the interleaved slope rule matters; trained length 64):
+# mpt tiny = no_bias (as mpt-7b), F32; mpt tiny-bias = no_bias false (biases on every Linear
+# and LayerNorm), F32; bloom tiny = per-head interleaved query_key_value, BF16 storage.
+# 30 tokens, more than 3x the window L = 8, vanilla and LM-Infinite (L = D = 8, G = 2).
+"$LONGLM" make-fixture --family mpt --shape tiny --dtype f32 --seed 5 --out "$FIXTURES/mpt-tiny"
+"$LONGLM" make-fixture --family mpt --shape tiny-bias --dtype f32 --seed 6 --out "$FIXTURES/mpt-tiny-bias"
+"$LONGLM" make-fixture --family bloom --shape tiny --dtype bf16 --seed 9 --out "$FIXTURES/bloom-tiny"
+ALIBI_IDS=5,100,257,299,12,42,280,7,99,150,201,33,64,128,255,256,17,299,88,190,3,77,240,131,9,270,45,160,222,61
+gen_alibi "$FIXTURES/mpt-tiny" "$ALIBI_IDS" fixture_mpt-tiny_f32_seed5_logits.json
+gen_alibi "$FIXTURES/mpt-tiny" "$ALIBI_IDS" fixture_mpt-tiny_f32_seed5_lambda8-2-8_logits.json --lambda 8,2,8
+gen_alibi "$FIXTURES/bloom-tiny" "$ALIBI_IDS" fixture_bloom-tiny_bf16_seed9_logits.json
+gen_alibi "$FIXTURES/bloom-tiny" "$ALIBI_IDS" fixture_bloom-tiny_bf16_seed9_lambda8-2-8_logits.json --lambda 8,2,8
+gen_alibi "$FIXTURES/mpt-tiny-bias" 5,100,257,299,12,42,280,7,99,150,201,33 fixture_mpt-tiny-bias_f32_seed6_logits.json

@@ -10,8 +10,10 @@ namespace LongLM.Models.Fixtures;
 /// <param name="Vocab">vocab_size.</param>
 /// <param name="Context">max_position_embeddings.</param>
 /// <param name="Tied">tie_word_embeddings.</param>
-/// <param name="AttentionBias">q/k/v biases (Qwen2 style).</param>
-public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads, int KvHeads, int Intermediate, int Vocab, int Context, bool Tied, bool AttentionBias = false)
+/// <param name="AttentionBias">Llama: q/k/v/o biases (Qwen2 style); MPT: biases on every Linear and LayerNorm (no_bias false); BLOOM: always true.</param>
+/// <param name="Family">The fixture family the shape is for (shape names repeat across families).</param>
+public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads, int KvHeads, int Intermediate, int Vocab, int Context, bool Tied,
+    bool AttentionBias = false, string Family = "llama")
 {
     /// <summary>Every named shape.</summary>
     public static IReadOnlyList<FixtureShape> All { get; } =
@@ -24,10 +26,20 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tinyllama-1.1b", Hidden: 2048, Layers: 22, Heads: 32, KvHeads: 4, Intermediate: 5632, Vocab: 32000, Context: 2048, Tied: false),
         // One Llama-2-7B layer (for per-layer benchmarks).
         new("llama2-7b-layer", Hidden: 4096, Layers: 1, Heads: 32, KvHeads: 32, Intermediate: 11008, Vocab: 32000, Context: 4096, Tied: false),
+        // ALiBi families: 6 heads (not a power of two, so the interleaved slope rule is exercised), d_model 48, MLP 4 * d.
+        new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, Family: "mpt"),
+        new("tiny-bias", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "mpt"),
+        new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "bloom"),
     ];
 
-    /// <summary>The shape called <paramref name="name"/>, or a clear error.</summary>
-    public static FixtureShape Find(string name) =>
-        All.FirstOrDefault(s => s.Name == name)
-        ?? throw new Runtime.LongLMException($"unknown fixture shape '{name}' (available: {string.Join(", ", All.Select(s => s.Name))})");
+    /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>
+    public static FixtureShape Find(string name) => Find("llama", name);
+
+    /// <summary>The <paramref name="family"/> shape called <paramref name="name"/>, or a clear error.</summary>
+    public static FixtureShape Find(string family, string name) =>
+        All.FirstOrDefault(s => s.Family == family && s.Name == name)
+        ?? throw new Runtime.LongLMException($"unknown {family} fixture shape '{name}' (available: {string.Join(", ", NamesOf(family))})");
+
+    /// <summary>Shape names of <paramref name="family"/>.</summary>
+    public static IEnumerable<string> NamesOf(string family) => All.Where(s => s.Family == family).Select(s => s.Name);
 }

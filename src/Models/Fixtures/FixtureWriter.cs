@@ -12,16 +12,160 @@ namespace LongLM.Models.Fixtures;
 public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["llama"];
+    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom"];
 
     /// <summary>Writes the fixture into <paramref name="directory"/> (created if needed).</summary>
     public static void Write(string family, FixtureShape shape, DType dtype, ulong seed, string directory)
     {
-        if (family != "llama")
+        if (!Families.Contains(family))
             throw new LongLMException($"unknown fixture family '{family}' (available: {string.Join(", ", Families)})");
+        if (shape.Family != family)
+            throw new LongLMException($"fixture shape '{shape.Name}' is a {shape.Family} shape ({family} shapes: {string.Join(", ", FixtureShape.NamesOf(family))})");
         Directory.CreateDirectory(directory);
-        WriteLlama(shape, dtype, seed, directory);
+        switch (family)
+        {
+            case "llama": WriteLlama(shape, dtype, seed, directory); break;
+            case "mpt": WriteMpt(shape, dtype, seed, directory); break;
+            default: WriteBloom(shape, dtype, seed, directory); break;
+        }
         ByteLevelBpeFixture.Write(directory, shape.Vocab);
+    }
+
+    private static string TorchDtype(DType dtype) => dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
+
+    private static void WriteConfig(string directory, Dictionary<string, object?> config) =>
+        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>Seeded values: Uniform(-a, a) for projections and embeddings, 1 + Uniform(-0.1, 0.1) for norm weights.</summary>
+    private sealed class Values(ulong seed)
+    {
+        private readonly SplitMix64 _random = new(seed);
+
+        public Action<Span<float>> Uniform(float scale) => span =>
+        {
+            for (int i = 0; i < span.Length; i++) span[i] = _random.NextSigned() * scale;
+        };
+
+        public void NearOne(Span<float> span)
+        {
+            for (int i = 0; i < span.Length; i++) span[i] = 1f + _random.NextSigned() * 0.1f;
+        }
+    }
+
+    /// <summary>HF MptForCausalLM names and config (MptConfig / MptAttentionConfig), as mpt-7b's config.json spells them.</summary>
+    private static void WriteMpt(FixtureShape s, DType dtype, ulong seed, string directory)
+    {
+        if (s.Intermediate % s.Hidden != 0) throw new LongLMException($"MPT's MLP width must be expansion_ratio * d_model; {s.Intermediate} is not a multiple of {s.Hidden}");
+        int eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
+        bool noBias = !s.AttentionBias;
+        WriteConfig(directory, new Dictionary<string, object?>
+        {
+            ["architectures"] = new[] { "MptForCausalLM" },
+            ["model_type"] = "mpt",
+            ["d_model"] = s.Hidden,
+            ["n_heads"] = s.Heads,
+            ["n_layers"] = s.Layers,
+            ["expansion_ratio"] = s.Intermediate / s.Hidden,
+            ["max_seq_len"] = s.Context,
+            ["vocab_size"] = s.Vocab,
+            ["no_bias"] = noBias,
+            ["layer_norm_epsilon"] = 1e-5,
+            ["norm_type"] = "low_precision_layernorm",
+            ["logit_scale"] = null,
+            ["attn_config"] = new Dictionary<string, object?>
+            {
+                ["alibi"] = true,
+                ["alibi_bias_max"] = 8,
+                ["attn_type"] = "multihead_attention",
+                ["clip_qkv"] = null,
+                ["qk_ln"] = false,
+                ["prefix_lm"] = false,
+                ["softmax_scale"] = null,
+            },
+            ["tie_word_embeddings"] = s.Tied,
+            ["bos_token_id"] = eos,
+            ["eos_token_id"] = eos,
+            ["torch_dtype"] = TorchDtype(dtype),
+        });
+
+        var v = new Values(seed);
+        long d = s.Hidden;
+        var writer = new SafeTensorsWriter();
+        writer.Add("transformer.wte.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
+        for (int l = 0; l < s.Layers; l++)
+        {
+            string p = $"transformer.blocks.{l}.";
+            writer.Add(p + "norm_1.weight", dtype, [d], v.NearOne);
+            writer.Add(p + "attn.Wqkv.weight", dtype, [3 * d, d], v.Uniform(0.2f));
+            writer.Add(p + "attn.out_proj.weight", dtype, [d, d], v.Uniform(0.1f));
+            writer.Add(p + "norm_2.weight", dtype, [d], v.NearOne);
+            writer.Add(p + "ffn.up_proj.weight", dtype, [s.Intermediate, d], v.Uniform(0.1f));
+            writer.Add(p + "ffn.down_proj.weight", dtype, [d, s.Intermediate], v.Uniform(0.1f));
+            if (noBias) continue;
+            writer.Add(p + "norm_1.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "attn.Wqkv.bias", dtype, [3 * d], v.Uniform(0.1f));
+            writer.Add(p + "attn.out_proj.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "norm_2.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "ffn.up_proj.bias", dtype, [s.Intermediate], v.Uniform(0.1f));
+            writer.Add(p + "ffn.down_proj.bias", dtype, [d], v.Uniform(0.1f));
+        }
+        writer.Add("transformer.norm_f.weight", dtype, [d], v.NearOne);
+        if (!noBias) writer.Add("transformer.norm_f.bias", dtype, [d], v.Uniform(0.1f));
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], v.Uniform(0.1f));
+        writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"mpt/{s.Name}/seed={seed}" });
+    }
+
+    /// <summary>
+    /// HF BloomForCausalLM names and config (BloomConfig, spelled as bigscience's config.json: n_embed, n_head, n_layer);
+    /// seq_length gives the trained length, which released BLOOM configs mostly leave out.
+    /// </summary>
+    private static void WriteBloom(FixtureShape s, DType dtype, ulong seed, string directory)
+    {
+        if (s.Intermediate != 4 * s.Hidden) throw new LongLMException($"BLOOM's MLP width is 4 * hidden_size = {4 * s.Hidden}, not {s.Intermediate}");
+        int eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
+        WriteConfig(directory, new Dictionary<string, object?>
+        {
+            ["architectures"] = new[] { "BloomForCausalLM" },
+            ["model_type"] = "bloom",
+            ["n_embed"] = s.Hidden,
+            ["n_head"] = s.Heads,
+            ["n_layer"] = s.Layers,
+            ["vocab_size"] = s.Vocab,
+            ["seq_length"] = s.Context,
+            ["layer_norm_epsilon"] = 1e-5,
+            ["apply_residual_connection_post_layernorm"] = false,
+            ["tie_word_embeddings"] = s.Tied,
+            ["bos_token_id"] = eos,
+            ["eos_token_id"] = eos,
+            ["torch_dtype"] = TorchDtype(dtype),
+        });
+
+        var v = new Values(seed);
+        long d = s.Hidden;
+        var writer = new SafeTensorsWriter();
+        writer.Add("transformer.word_embeddings.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
+        writer.Add("transformer.word_embeddings_layernorm.weight", dtype, [d], v.NearOne);
+        writer.Add("transformer.word_embeddings_layernorm.bias", dtype, [d], v.Uniform(0.1f));
+        for (int l = 0; l < s.Layers; l++)
+        {
+            string p = $"transformer.h.{l}.";
+            writer.Add(p + "input_layernorm.weight", dtype, [d], v.NearOne);
+            writer.Add(p + "input_layernorm.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "self_attention.query_key_value.weight", dtype, [3 * d, d], v.Uniform(0.2f));
+            writer.Add(p + "self_attention.query_key_value.bias", dtype, [3 * d], v.Uniform(0.1f));
+            writer.Add(p + "self_attention.dense.weight", dtype, [d, d], v.Uniform(0.1f));
+            writer.Add(p + "self_attention.dense.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "post_attention_layernorm.weight", dtype, [d], v.NearOne);
+            writer.Add(p + "post_attention_layernorm.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_h_to_4h.weight", dtype, [s.Intermediate, d], v.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_h_to_4h.bias", dtype, [s.Intermediate], v.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_4h_to_h.weight", dtype, [d, s.Intermediate], v.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_4h_to_h.bias", dtype, [d], v.Uniform(0.1f));
+        }
+        writer.Add("transformer.ln_f.weight", dtype, [d], v.NearOne);
+        writer.Add("transformer.ln_f.bias", dtype, [d], v.Uniform(0.1f));
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], v.Uniform(0.1f));
+        writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"bloom/{s.Name}/seed={seed}" });
     }
 
     private static void WriteLlama(FixtureShape s, DType dtype, ulong seed, string directory)

@@ -18,7 +18,7 @@ public sealed record ModelConfig
     public required int VocabSize { get; init; }
     /// <summary>"hidden_size" (d_model).</summary>
     public required int HiddenSize { get; init; }
-    /// <summary>"intermediate_size" (MLP width).</summary>
+    /// <summary>"intermediate_size" (MLP width); MPT: expansion_ratio * d_model; BLOOM: 4 * hidden_size (fixed in BloomMLP).</summary>
     public required int IntermediateSize { get; init; }
     /// <summary>"num_hidden_layers".</summary>
     public required int NumHiddenLayers { get; init; }
@@ -36,9 +36,15 @@ public sealed record ModelConfig
     public double PartialRotaryFactor { get; init; } = 1;
     /// <summary>"rope_scaling", null when absent or "default".</summary>
     public RopeScalingConfig? RopeScaling { get; init; }
-    /// <summary>The trained context length: "max_position_embeddings" (or n_positions, max_seq_len, seq_length).</summary>
+    /// <summary>
+    /// The trained context length: "max_position_embeddings" (or n_positions, max_seq_len, seq_length). BLOOM configs
+    /// often carry none of these; for model_type "bloom" it is then <see cref="BloomTrainedLength"/>.
+    /// </summary>
     public required int MaxPositionEmbeddings { get; init; }
-    /// <summary>"tie_word_embeddings": the output head reuses embed_tokens.</summary>
+    /// <summary>
+    /// "tie_word_embeddings": the output head reuses embed_tokens. When absent: false for the Llama family (LlamaConfig's
+    /// default), true for MPT and BLOOM (their HF config classes keep PretrainedConfig's default).
+    /// </summary>
     public bool TieWordEmbeddings { get; init; }
     /// <summary>"attention_bias": q/k/v/o projections have biases.</summary>
     public bool AttentionBias { get; init; }
@@ -57,6 +63,9 @@ public sealed record ModelConfig
     /// <summary>The parsed JSON, for family-specific fields.</summary>
     public required JsonElement Raw { get; init; }
 
+    /// <summary>BLOOM's training sequence length (all BLOOM sizes were trained on 2048 tokens; bigscience/bloom says seq_length 2048).</summary>
+    public const int BloomTrainedLength = 2048;
+
     /// <summary>Dimensions rotated per head: int(partial_rotary_factor * head_dim), even.</summary>
     public int RotaryDim => (int)(PartialRotaryFactor * HeadDim) / 2 * 2;
 
@@ -67,7 +76,10 @@ public sealed record ModelConfig
     public static ModelConfig Parse(string filePath)
     {
         var f = JsonFields.Load(filePath);
-        int hidden = f.RequiredInt("hidden_size", "n_embd", "d_model");
+        string modelType = f.OptionalString("model_type") ?? throw new ConfigException(filePath, "missing required field 'model_type'");
+        bool bloom = modelType == "bloom";
+        // BLOOM checkpoints spell hidden_size "n_embed", which BloomConfig prefers when both are present.
+        int hidden = bloom ? f.RequiredInt("n_embed", "hidden_size") : f.RequiredInt("hidden_size", "n_embd", "d_model");
         int heads = f.RequiredInt("num_attention_heads", "n_head", "n_heads");
         int kvHeads = f.OptionalInt("num_key_value_heads") ?? heads;
         int headDim = f.OptionalInt("head_dim") ?? (heads > 0 && hidden % heads == 0 ? hidden / heads
@@ -76,10 +88,13 @@ public sealed record ModelConfig
         {
             FilePath = filePath,
             Architectures = f.StringList("architectures"),
-            ModelType = f.OptionalString("model_type") ?? throw new ConfigException(filePath, "missing required field 'model_type'"),
+            ModelType = modelType,
             VocabSize = f.RequiredInt("vocab_size"),
             HiddenSize = hidden,
-            IntermediateSize = f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0,
+            // BloomMLP is 4 * hidden whatever n_inner says; MptMLP is expansion_ratio (default 4) * d_model.
+            IntermediateSize = bloom ? 4 * hidden
+                : modelType == "mpt" ? (f.OptionalInt("expansion_ratio") ?? 4) * hidden
+                : f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0,
             NumHiddenLayers = f.RequiredInt("num_hidden_layers", "n_layer", "n_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
@@ -88,8 +103,10 @@ public sealed record ModelConfig
             RopeTheta = f.OptionalDouble("rope_theta") ?? 10000,
             PartialRotaryFactor = f.OptionalDouble("partial_rotary_factor") ?? 1,
             RopeScaling = ParseRopeScaling(f),
-            MaxPositionEmbeddings = f.RequiredInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"),
-            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? false,
+            MaxPositionEmbeddings = bloom
+                ? f.OptionalInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length") ?? BloomTrainedLength
+                : f.RequiredInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"),
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? modelType is "mpt" or "bloom",
             AttentionBias = f.OptionalBool("attention_bias") ?? false,
             MlpBias = f.OptionalBool("mlp_bias") ?? false,
             SlidingWindow = f.OptionalInt("sliding_window"),

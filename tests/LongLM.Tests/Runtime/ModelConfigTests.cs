@@ -45,6 +45,44 @@ public sealed class ModelConfigTests : IDisposable
         Assert.Equal(10000, c.RopeTheta);
     }
 
+    [Fact]
+    public void Bloom_WithoutTrainedLength_Uses2048_AndReadsNEmbed()
+    {
+        // bigscience/bloom-560m's config.json (abridged): no max_position_embeddings/seq_length, hidden size as n_embed,
+        // no tie_word_embeddings (BloomConfig keeps PretrainedConfig's default, tied), n_inner null (BloomMLP is 4 * h).
+        var c = Parse("""
+            {"architectures":["BloomForCausalLM"],"model_type":"bloom","n_embed":1024,"n_head":16,"n_layer":24,"n_inner":null,
+             "vocab_size":250880,"layer_norm_epsilon":1e-05,"apply_residual_connection_post_layernorm":false,"bos_token_id":1,"eos_token_id":2}
+            """);
+        Assert.Equal(ModelConfig.BloomTrainedLength, c.MaxPositionEmbeddings);
+        Assert.Equal(2048, c.MaxPositionEmbeddings);
+        Assert.Equal(1024, c.HiddenSize);
+        Assert.Equal(4096, c.IntermediateSize);
+        Assert.Equal(64, c.HeadDim);
+        Assert.True(c.TieWordEmbeddings);
+    }
+
+    [Fact]
+    public void Bloom_SeqLength_IsTheTrainedLength()
+    {
+        var c = Parse("""{"model_type":"bloom","hidden_size":64,"n_head":4,"n_layer":2,"vocab_size":10,"seq_length":512}""");
+        Assert.Equal(512, c.MaxPositionEmbeddings);
+    }
+
+    [Fact]
+    public void Mpt_ReadsMptNames_MlpWidthFromExpansionRatio_TiedByDefault()
+    {
+        var c = Parse("""
+            {"architectures":["MPTForCausalLM"],"model_type":"mpt","d_model":4096,"n_heads":32,"n_layers":32,"expansion_ratio":4,
+             "max_seq_len":2048,"vocab_size":50432,"no_bias":true,"attn_config":{"alibi":true,"alibi_bias_max":8}}
+            """);
+        Assert.Equal(4096, c.HiddenSize);
+        Assert.Equal(16384, c.IntermediateSize);
+        Assert.Equal(2048, c.MaxPositionEmbeddings);
+        Assert.Equal(128, c.HeadDim);
+        Assert.True(c.TieWordEmbeddings);
+    }
+
     [Theory]
     [InlineData("hidden_size")]
     [InlineData("num_hidden_layers")]

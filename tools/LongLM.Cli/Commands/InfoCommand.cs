@@ -13,13 +13,15 @@ public static class InfoCommand
     {
         var model = ModelOptions.Model();
         var json = ModelOptions.Json();
-        var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, RoPE, tokenizer") { model, json };
+        var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, positions (RoPE or ALiBi), tokenizer") { model, json };
         command.SetAction(parse => io.Guard(() =>
         {
             using var lm = LanguageModel.Load(parse.GetValue(model)!);
             var c = lm.Config;
             var dtypes = lm.Weights.Files.SelectMany(f => f.Tensors.Values).Select(t => t.DType.ToString()).Distinct().Order().ToArray();
-            var rope = RopeFrequencies.FromConfig(c);
+            // ALiBi models (MPT, BLOOM) have no rotary embedding: the RoPE fields are left empty for them.
+            string positions = ModelRegistry.PositionalEncodingOf(c);
+            var rope = positions == "rope" ? RopeFrequencies.FromConfig(c) : null;
             var info = new Dictionary<string, object?>
             {
                 ["architecture"] = c.Architectures.FirstOrDefault() ?? c.ModelType,
@@ -37,10 +39,11 @@ public static class InfoCommand
                 ["torch_dtype"] = c.TorchDtype,
                 ["trained_context"] = c.MaxPositionEmbeddings,
                 ["tie_word_embeddings"] = c.TieWordEmbeddings,
-                ["rope_theta"] = c.RopeTheta,
-                ["rotary_dim"] = c.RotaryDim,
-                ["rope_scaling"] = c.RopeScaling?.Type ?? "none",
-                ["rope_attention_factor"] = rope.AttentionFactor,
+                ["positional_encoding"] = positions,
+                ["rope_theta"] = rope is null ? null : c.RopeTheta,
+                ["rotary_dim"] = rope is null ? null : c.RotaryDim,
+                ["rope_scaling"] = rope is null ? null : c.RopeScaling?.Type ?? "none",
+                ["rope_attention_factor"] = rope?.AttentionFactor,
                 ["sliding_window"] = c.SlidingWindow,
                 ["tokenizer"] = lm.Tokenizer.Kind,
                 ["tokenizer_vocab"] = lm.Tokenizer.VocabSize,

@@ -13,8 +13,9 @@ public static class MakeFixtureCommand
     {
         var family = new Option<string>("--family") { Description = "Model family", DefaultValueFactory = _ => "llama" };
         family.AcceptOnlyFromAmong([.. FixtureWriter.Families]);
-        var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", FixtureShape.All.Select(s => s.Name))}", DefaultValueFactory = _ => "tiny" };
-        shape.AcceptOnlyFromAmong([.. FixtureShape.All.Select(s => s.Name)]);
+        string shapes = string.Join("; ", FixtureWriter.Families.Select(f => $"{f}: {string.Join(", ", FixtureShape.NamesOf(f))}"));
+        var shape = new Option<string>("--shape") { Description = $"Shape ({shapes})", DefaultValueFactory = _ => "tiny" };
+        shape.AcceptOnlyFromAmong([.. FixtureShape.All.Select(s => s.Name).Distinct()]);
         var dtype = new Option<string>("--dtype") { Description = "Stored dtype", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "f16", "bf16");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the weights", DefaultValueFactory = _ => 1UL };
@@ -25,7 +26,8 @@ public static class MakeFixtureCommand
             var type = parse.GetValue(dtype) switch { "f16" => DType.F16, "bf16" => DType.BF16, _ => DType.F32 };
             string dir = parse.GetValue(output)!;
             if (File.Exists(dir)) throw new LongLMException($"{dir}: exists and is a file");
-            FixtureWriter.Write(parse.GetValue(family)!, FixtureShape.Find(parse.GetValue(shape)!), type, parse.GetValue(seed), dir);
+            string familyName = parse.GetValue(family)!;
+            FixtureWriter.Write(familyName, FixtureShape.Find(familyName, parse.GetValue(shape)!), type, parse.GetValue(seed), dir);
             io.Out.WriteLine($"wrote {dir}");
             return ExitCodes.Ok;
         }));

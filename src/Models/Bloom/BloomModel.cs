@@ -1,0 +1,146 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Ops;
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.SafeTensors;
+
+namespace LongLM.Models.Bloom;
+
+/// <summary>
+/// BigScience BLOOM (bloom-560m ... bloom) as HF modeling_bloom computes it: word embeddings followed by a LayerNorm,
+/// pre-norm blocks of LayerNorm, multi-head attention from a per-head interleaved query_key_value with ALiBi biases
+/// (BLOOM's slope rule, equal to MPT's with alibi_bias_max 8, algorithms.md 2.4), and a 4 * hidden MLP with the tanh
+/// GELU (bloom_gelu_forward); every Linear and LayerNorm has a bias, and the output head is word_embeddings.
+/// BLOOM configs rarely give a trained length; it is then 2048 (<see cref="ModelConfig.BloomTrainedLength"/>), the
+/// default L = D of LM-Infinite.
+/// </summary>
+public sealed class BloomModel : ICausalLM
+{
+    private readonly FusedQkv _qkv = new();
+    private readonly BloomWeights _weights;
+    private readonly AttentionBlock _attention;
+    private readonly Workspace _ws;
+    private readonly float _eps;
+
+    /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
+    public BloomModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+    {
+        var raw = RawConfig.Of(config);
+        // BLOOM's residual is taken before the LayerNorm in every released checkpoint; the other branch is refused.
+        if (raw.Bool("apply_residual_connection_post_layernorm") == true)
+            throw raw.Error("apply_residual_connection_post_layernorm true is not supported");
+        if (config.NumKeyValueHeads != config.NumAttentionHeads)
+            throw raw.Error("grouped key/value heads are not supported for BLOOM (multi-head attention only)");
+        double eps = raw.Double("layer_norm_epsilon") ?? 1e-5;
+        if (eps is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {eps} is out of range");
+        Config = config;
+        Backend = backend;
+        _eps = (float)eps;
+        _attention = new AttentionBlock(backend, policy, new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads)),
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim);
+        try
+        {
+            _weights = BloomWeights.Load(store, config, backend, _qkv);
+        }
+        catch
+        {
+            _attention.Dispose();
+            _qkv.Dispose();
+            throw;
+        }
+        _ws = new Workspace(backend, config);
+    }
+
+    /// <inheritdoc />
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public IBackend Backend { get; }
+
+    /// <inheritdoc />
+    public AttentionPolicy Policy => _attention.Policy;
+
+    /// <inheritdoc />
+    public KvCache CreateCache(long firstPosition = 0) =>
+        new(Backend, Config.NumHiddenLayers, Config.NumAttentionHeads, Config.HeadDim, Policy, firstPosition);
+
+    /// <inheritdoc />
+    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    {
+        var c = Config;
+        var b = Backend;
+        int n = ids.Length, d = c.HiddenSize;
+        if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
+        foreach (int id in ids)
+            if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
+        _ws.Ensure(n);
+        _attention.Begin(cache, n);
+        // h = word_embeddings_layernorm(word_embeddings[ids]).
+        b.Embedding(_weights.WordEmbeddings, ids, _ws.Xb);
+        b.LayerNorm(_ws.Xb, _weights.WordEmbeddingsLayernorm, _weights.WordEmbeddingsLayernormBias, _ws.X, n, d, _eps);
+
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            var w = _weights.Layers[l];
+            // h += dense(attn(q, k, v)) with q, k, v from query_key_value(input_layernorm(h)) and ALiBi biases.
+            b.LayerNorm(_ws.X, w.InputLayernorm, w.InputLayernormBias, _ws.Xb, n, d, _eps);
+            b.MatMul(_ws.Xb, w.Wq, w.Bq, _ws.Q, n);
+            b.MatMul(_ws.Xb, w.Wk, w.Bk, _ws.K, n);
+            b.MatMul(_ws.Xb, w.Wv, w.Bv, _ws.V, n);
+            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
+            b.MatMul(_ws.Attn, w.Dense, w.DenseBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
+
+            // h += dense_4h_to_h(gelu_tanh(dense_h_to_4h(post_attention_layernorm(h)))).
+            b.LayerNorm(_ws.X, w.PostAttentionLayernorm, w.PostAttentionLayernormBias, _ws.Xb, n, d, _eps);
+            b.MatMul(_ws.Xb, w.DenseHTo4h, w.DenseHTo4hBias, _ws.Up, n);
+            b.Gelu(_ws.Up, _ws.Up, (long)n * c.IntermediateSize, GeluApproximation.Tanh);
+            b.MatMul(_ws.Up, w.Dense4hToH, w.Dense4hToHBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
+        }
+        _attention.End(cache);
+
+        int outRows = rows == LogitsRows.All ? n : 1;
+        if (rows == LogitsRows.Last && n > 1) b.Copy(_ws.X, (long)(n - 1) * d, _ws.X, 0, d);
+        b.LayerNorm(_ws.X, _weights.LnF, _weights.LnFBias, _ws.Xb, outRows, d, _eps);
+        b.MatMul(_ws.Xb, _weights.LmHead, null, _ws.Logits, outRows);
+        b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _ws.Dispose();
+        _attention.Dispose();
+        _qkv.Dispose();
+    }
+
+    /// <summary>Activation buffers, sized for the largest call so far.</summary>
+    private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
+    {
+        private int _rows;
+        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Up = null!, Logits = null!;
+
+        public void Ensure(int rows)
+        {
+            if (rows <= _rows) return;
+            Dispose();
+            _rows = rows;
+            long d = c.HiddenSize;
+            X = backend.Allocate(rows * d);                          // (rows, hidden) residual stream
+            Xb = backend.Allocate(rows * d);                         // (rows, hidden) normed / branch output
+            Q = backend.Allocate(rows * d);                          // (rows, heads, head_dim)
+            K = backend.Allocate(rows * d);
+            V = backend.Allocate(rows * d);
+            Attn = backend.Allocate(rows * d);
+            Up = backend.Allocate(rows * (long)c.IntermediateSize);  // (rows, 4 * hidden)
+            Logits = backend.Allocate(rows * (long)c.VocabSize);     // (rows, vocab)
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Up, Logits }) buffer?.Dispose();
+        }
+    }
+}

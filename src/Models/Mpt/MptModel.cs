@@ -1,0 +1,176 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Ops;
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Inference;
+using LongLM.Runtime.SafeTensors;
+
+namespace LongLM.Models.Mpt;
+
+/// <summary>
+/// MosaicML MPT (mpt-7b, mpt-30b ...) as HF modeling_mpt computes it: pre-norm blocks of LayerNorm, multi-head
+/// attention from a fused Wqkv with ALiBi biases (slopes 2^(-alibi_bias_max * p / n'), algorithms.md 2.4) instead of
+/// position embeddings, and a GELU (exact erf) MLP of width expansion_ratio * d_model; the output head is wte.
+/// Under LM-Infinite the ALiBi distances are clipped at D for the starting tokens (the efficient-path rule).
+/// </summary>
+public sealed class MptModel : ICausalLM
+{
+    private readonly MptWeights _weights;
+    private readonly AttentionBlock _attention;
+    private readonly Workspace _ws;
+    private readonly float _eps;
+
+    /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
+    public MptModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+    {
+        var settings = MptSettings.Read(config);
+        Config = config;
+        Backend = backend;
+        _eps = (float)settings.LayerNormEps;
+        _attention = new AttentionBlock(backend, policy,
+            new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads, settings.AlibiBiasMax)),
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim);
+        try
+        {
+            _weights = MptWeights.Load(store, config, backend, settings.NoBias);
+        }
+        catch
+        {
+            _attention.Dispose();
+            throw;
+        }
+        _ws = new Workspace(backend, config);
+    }
+
+    /// <inheritdoc />
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public IBackend Backend { get; }
+
+    /// <inheritdoc />
+    public AttentionPolicy Policy => _attention.Policy;
+
+    /// <inheritdoc />
+    public KvCache CreateCache(long firstPosition = 0) =>
+        new(Backend, Config.NumHiddenLayers, Config.NumAttentionHeads, Config.HeadDim, Policy, firstPosition);
+
+    /// <inheritdoc />
+    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    {
+        var c = Config;
+        var b = Backend;
+        int n = ids.Length, d = c.HiddenSize;
+        if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
+        foreach (int id in ids)
+            if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
+        _ws.Ensure(n);
+        _attention.Begin(cache, n);
+        b.Embedding(_weights.Wte, ids, _ws.X);
+
+        for (int l = 0; l < c.NumHiddenLayers; l++)
+        {
+            var w = _weights.Layers[l];
+            // x += out_proj(attn(q, k, v)) with q, k, v = Wqkv(norm_1(x)) and ALiBi biases on the logits.
+            b.LayerNorm(_ws.X, w.Norm1, w.Norm1Bias, _ws.Xb, n, d, _eps);
+            b.MatMul(_ws.Xb, w.Wq, w.Bq, _ws.Q, n);
+            b.MatMul(_ws.Xb, w.Wk, w.Bk, _ws.K, n);
+            b.MatMul(_ws.Xb, w.Wv, w.Bv, _ws.V, n);
+            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
+            b.MatMul(_ws.Attn, w.OutProj, w.OutProjBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
+
+            // x += down_proj(gelu(up_proj(norm_2(x)))), GELU exact (nn.GELU(approximate='none')).
+            b.LayerNorm(_ws.X, w.Norm2, w.Norm2Bias, _ws.Xb, n, d, _eps);
+            b.MatMul(_ws.Xb, w.UpProj, w.UpProjBias, _ws.Up, n);
+            b.Gelu(_ws.Up, _ws.Up, (long)n * c.IntermediateSize, GeluApproximation.None);
+            b.MatMul(_ws.Up, w.DownProj, w.DownProjBias, _ws.Xb, n);
+            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
+        }
+        _attention.End(cache);
+
+        int outRows = rows == LogitsRows.All ? n : 1;
+        if (rows == LogitsRows.Last && n > 1) b.Copy(_ws.X, (long)(n - 1) * d, _ws.X, 0, d);
+        b.LayerNorm(_ws.X, _weights.NormF, _weights.NormFBias, _ws.Xb, outRows, d, _eps);
+        b.MatMul(_ws.Xb, _weights.LmHead, null, _ws.Logits, outRows);
+        b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _ws.Dispose();
+        _attention.Dispose();
+    }
+
+    /// <summary>Activation buffers, sized for the largest call so far.</summary>
+    private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
+    {
+        private int _rows;
+        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Up = null!, Logits = null!;
+
+        public void Ensure(int rows)
+        {
+            if (rows <= _rows) return;
+            Dispose();
+            _rows = rows;
+            long d = c.HiddenSize;
+            X = backend.Allocate(rows * d);                          // (rows, d_model) residual stream
+            Xb = backend.Allocate(rows * d);                         // (rows, d_model) normed / branch output
+            Q = backend.Allocate(rows * d);                          // (rows, heads, head_dim)
+            K = backend.Allocate(rows * d);
+            V = backend.Allocate(rows * d);
+            Attn = backend.Allocate(rows * d);
+            Up = backend.Allocate(rows * (long)c.IntermediateSize);  // (rows, expansion_ratio * d_model)
+            Logits = backend.Allocate(rows * (long)c.VocabSize);     // (rows, vocab)
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Up, Logits }) buffer?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// MPT's config.json beyond <see cref="ModelConfig"/> (HF MptConfig / MptAttentionConfig names and defaults), with a
+/// clear error for every option this runtime does not compute.
+/// </summary>
+/// <param name="LayerNormEps">layer_norm_epsilon (default 1e-5).</param>
+/// <param name="NoBias">no_bias (default true: no LayerNorm or Linear biases, as every released MPT).</param>
+/// <param name="AlibiBiasMax">attn_config.alibi_bias_max (default 8).</param>
+public sealed record MptSettings(double LayerNormEps, bool NoBias, double AlibiBiasMax)
+{
+    /// <summary>Reads and checks the MPT-specific fields of <paramref name="config"/>.</summary>
+    public static MptSettings Read(ModelConfig config)
+    {
+        var raw = RawConfig.Of(config);
+        var attn = raw.Object("attn_config");
+        if (attn is { } a)
+        {
+            if (a.Bool("alibi") == false)
+                throw a.Error($"{a.Name("alibi")} is false (learned position embeddings); LongLM runs MPT models with ALiBi only");
+            if (a.Has("clip_qkv"))
+                throw a.Error($"{a.Name("clip_qkv")} = {a.Text("clip_qkv")} is not supported (LongLM runs MPT without q/k/v clipping)");
+            if (a.Bool("qk_ln") == true) throw a.Error($"{a.Name("qk_ln")} (LayerNorm on q and k) is not supported");
+            if (a.Bool("prefix_lm") == true) throw a.Error($"{a.Name("prefix_lm")} (bidirectional prefix attention) is not supported");
+            if (a.Bool("rope") == true) throw a.Error($"{a.Name("rope")} is not supported; LongLM runs MPT models with ALiBi only");
+            if (a.String("attn_type") is { } type && type != "multihead_attention")
+                throw a.Error($"{a.Name("attn_type")} '{type}' is not supported (supported: multihead_attention)");
+            if (a.Double("softmax_scale") is double scale && Math.Abs(scale * Math.Sqrt(config.HeadDim) - 1) > 1e-6)
+                throw a.Error($"{a.Name("softmax_scale")} {scale} is not supported (only the default 1/sqrt(head_dim) = {1 / Math.Sqrt(config.HeadDim):G6})");
+        }
+        if (raw.Has("logit_scale")) throw raw.Error($"logit_scale = {raw.Text("logit_scale")} is not supported");
+        if (raw.String("norm_type") is { } norm && !norm.EndsWith("layernorm", StringComparison.Ordinal))
+            throw raw.Error($"norm_type '{norm}' is not supported (supported: layernorm, low_precision_layernorm)");
+        if (raw.Object("ffn_config")?.String("ffn_type") is { } ffn && ffn != "mptmlp")
+            throw raw.Error($"ffn_config.ffn_type '{ffn}' is not supported (supported: mptmlp)");
+        if (config.NumKeyValueHeads != config.NumAttentionHeads)
+            throw raw.Error("grouped key/value heads are not supported for MPT (multi-head attention only)");
+        double eps = raw.Double("layer_norm_epsilon") ?? 1e-5;
+        double biasMax = attn?.Double("alibi_bias_max") ?? 8;
+        if (eps is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {eps} is out of range");
+        if (biasMax <= 0) throw raw.Error($"attn_config.alibi_bias_max {biasMax} must be positive");
+        return new MptSettings(eps, raw.Bool("no_bias") ?? true, biasMax);
+    }
+}
