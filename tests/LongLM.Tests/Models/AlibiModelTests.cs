@@ -23,19 +23,7 @@ public sealed class AlibiModelTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static (int[] Ids, float[] Logits) Golden(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", name)));
-        return (doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            doc.RootElement.GetProperty("logits").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(e => e.GetSingle())).ToArray());
-    }
 
-    private static void AssertWithin(float[] expected, float[] actual, double bound, string what = "")
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double max = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-        Assert.True(max <= bound, $"{what} max |diff| = {max}");
-    }
 
     /// <summary>The fixture behind each golden file (the make_golden.sh lines).</summary>
     private string Fixture(string family, string shape = "tiny")
@@ -68,12 +56,12 @@ public sealed class AlibiModelTests : IDisposable
     [InlineData("bloom", "tiny", "fixture_bloom-tiny_bf16_seed9_logits.json")]
     public void VanillaAlibi_MatchesNumPyReferenceWithin1e4_OneShotChunkedAndTokenByToken(string family, string shape, string golden)
     {
-        var (ids, expected) = Golden(golden);
+        var (ids, expected) = GoldenLogits.Read(golden);
         using var lm = LanguageModel.Load(Fixture(family, shape));
         Assert.Equal(family, ModelRegistry.FamilyOf(lm.Config));
-        AssertWithin(expected, lm.Logits(ids), 1e-4, "one shot");
-        AssertWithin(expected, lm.Logits(ids, chunk: 5), 1e-4, "chunks of 5");
-        AssertWithin(expected, TokenByToken(lm, ids), 1e-4, "token by token");
+        GoldenLogits.AssertWithin(expected, lm.Logits(ids), 1e-4, "one shot");
+        GoldenLogits.AssertWithin(expected, lm.Logits(ids, chunk: 5), 1e-4, "chunks of 5");
+        GoldenLogits.AssertWithin(expected, TokenByToken(lm, ids), 1e-4, "token by token");
     }
 
     [Theory]
@@ -81,12 +69,12 @@ public sealed class AlibiModelTests : IDisposable
     [InlineData("bloom", "fixture_bloom-tiny_bf16_seed9_lambda8-2-8_logits.json")]
     public void LmInfinite_ClippedAlibi_MatchesNumPyReferenceWithin1e4_OneShotChunkedAndTokenByToken(string family, string golden)
     {
-        var (ids, expected) = Golden(golden);
+        var (ids, expected) = GoldenLogits.Read(golden);
         using var lm = LanguageModel.Load(Fixture(family), "cpu", Lambda);
         Assert.Equal("lambda L=8 G=2 D=8", lm.Model.Policy.ToString());
-        AssertWithin(expected, lm.Logits(ids), 1e-4, "one shot");
-        AssertWithin(expected, lm.Logits(ids, chunk: 5), 1e-4, "chunks of 5");
-        AssertWithin(expected, TokenByToken(lm, ids), 1e-4, "token by token");
+        GoldenLogits.AssertWithin(expected, lm.Logits(ids), 1e-4, "one shot");
+        GoldenLogits.AssertWithin(expected, lm.Logits(ids, chunk: 5), 1e-4, "chunks of 5");
+        GoldenLogits.AssertWithin(expected, TokenByToken(lm, ids), 1e-4, "token by token");
     }
 
     [Theory]
@@ -96,14 +84,14 @@ public sealed class AlibiModelTests : IDisposable
     {
         // Rows 0..L-1 see no far token; row L sees token 0 at distance L = D, where the clipped bias -m*D is the true
         // one. From row L+1 on the clipping (and from L+2 the masked middle) change the logits.
-        var (ids, _) = Golden(vanillaGolden);
+        var (ids, _) = GoldenLogits.Read(vanillaGolden);
         using var vanilla = LanguageModel.Load(Fixture(family));
         using var lambda = LanguageModel.Load(Fixture(family), "cpu", Lambda);
         int vocab = vanilla.Config.VocabSize, same = 9 * vocab;
         float[] a = vanilla.Logits(ids), b = lambda.Logits(ids);
         Assert.Equal(a[..same], b[..same]);
-        var (_, v) = Golden(vanillaGolden);
-        var (_, l) = Golden(lambdaGolden);
+        var (_, v) = GoldenLogits.Read(vanillaGolden);
+        var (_, l) = GoldenLogits.Read(lambdaGolden);
         for (int row = 9; row < ids.Length; row++)
         {
             double diff = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs(v[i] - l[i]));
@@ -122,7 +110,7 @@ public sealed class AlibiModelTests : IDisposable
         int vocab = lm.Config.VocabSize;
         int[] ids = Enumerable.Range(0, 200).Select(i => (i * 37 + 11) % vocab).ToArray();
         float[] oneShot = lm.Logits(ids);
-        AssertWithin(oneShot, lm.Logits(ids, chunk: 7), 1e-5, "chunks of 7");
+        GoldenLogits.AssertWithin(oneShot, lm.Logits(ids, chunk: 7), 1e-5, "chunks of 7");
 
         var stepped = new float[ids.Length * vocab];
         using var cache = lm.Model.CreateCache();
@@ -132,7 +120,7 @@ public sealed class AlibiModelTests : IDisposable
             lm.Model.Forward(ids.AsSpan(i, 1), cache, stepped.AsSpan(i * vocab, vocab), LogitsRows.Last);
             if (i == 100) allocatedAfterWarmup = cache.AllocatedFloats;
         }
-        AssertWithin(oneShot, stepped, 1e-5, "token by token");
+        GoldenLogits.AssertWithin(oneShot, stepped, 1e-5, "token by token");
         Assert.Equal(allocatedAfterWarmup, cache.AllocatedFloats);
         Assert.Equal(2, cache.FarCount);
         // The local store was cut back to the last L-1 keys whenever it filled: the early tokens are gone from it.
@@ -154,7 +142,7 @@ public sealed class AlibiModelTests : IDisposable
         var atBillion = new float[ids.Length * vocab];
         using (var cache = lm.Model.CreateCache()) lm.Model.Forward(ids, cache, atZero, LogitsRows.All);
         using (var cache = lm.Model.CreateCache(1_000_000_000)) lm.Model.Forward(ids, cache, atBillion, LogitsRows.All);
-        AssertWithin(atZero, atBillion, 1e-5);
+        GoldenLogits.AssertWithin(atZero, atBillion, 1e-5);
     }
 
     [Fact]
@@ -210,8 +198,8 @@ public sealed class AlibiModelTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "config.json"), config.Replace("\"softmax_scale\": null", "\"softmax_scale\": 0.35355339059327373"));
         int[] ids = [5, 100, 257];
         using var lm = LanguageModel.Load(dir);
-        var (_, expected) = Golden("fixture_mpt-tiny_f32_seed5_logits.json");
-        AssertWithin(expected[..(3 * 300)], lm.Logits(ids), 1e-4);
+        var (_, expected) = GoldenLogits.Read("fixture_mpt-tiny_f32_seed5_logits.json");
+        GoldenLogits.AssertWithin(expected[..(3 * 300)], lm.Logits(ids), 1e-4);
     }
 
     [Theory]

@@ -15,19 +15,7 @@ public sealed class FixtureGoldenTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static (int[] Ids, float[] Logits) Golden(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", name)));
-        return (doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            doc.RootElement.GetProperty("logits").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(e => e.GetSingle())).ToArray());
-    }
 
-    private static void AssertWithin(float[] expected, float[] actual, double bound)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double max = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-        Assert.True(max <= bound, $"max |diff| = {max}");
-    }
 
     [Theory]
     [InlineData("tiny", DType.F32, 7UL, "fixture_tiny_f32_seed7_logits.json")]
@@ -35,9 +23,9 @@ public sealed class FixtureGoldenTests : IDisposable
     public void Fixture_MatchesNumPyReferenceWithin1e4(string shape, DType dtype, ulong seed, string golden)
     {
         FixtureWriter.Write("llama", FixtureShape.Find(shape), dtype, seed, _dir.Path);
-        var (ids, expected) = Golden(golden);
+        var (ids, expected) = GoldenLogits.Read(golden);
         using var lm = LanguageModel.Load(_dir.Path);
-        AssertWithin(expected, lm.Logits(ids), 1e-4);
+        GoldenLogits.AssertWithin(expected, lm.Logits(ids), 1e-4);
     }
 
     [Fact]
@@ -50,7 +38,7 @@ public sealed class FixtureGoldenTests : IDisposable
         int[] ids = [5, 100, 257, 300, 12];
         using var a = LanguageModel.Load(f32);
         using var b = LanguageModel.Load(f16);
-        AssertWithin(a.Logits(ids), b.Logits(ids), 2e-2);
+        GoldenLogits.AssertWithin(a.Logits(ids), b.Logits(ids), 2e-2);
         Assert.NotEqual(a.Logits(ids), b.Logits(ids));
     }
 
