@@ -67,3 +67,20 @@ gen_alibi "$FIXTURES/mpt-tiny" "$ALIBI_IDS" fixture_mpt-tiny_f32_seed5_lambda8-2
 gen_alibi "$FIXTURES/bloom-tiny" "$ALIBI_IDS" fixture_bloom-tiny_bf16_seed9_logits.json
 gen_alibi "$FIXTURES/bloom-tiny" "$ALIBI_IDS" fixture_bloom-tiny_bf16_seed9_lambda8-2-8_logits.json --lambda 8,2,8
 gen_alibi "$FIXTURES/mpt-tiny-bias" 5,100,257,299,12,42,280,7,99,150,201,33 fixture_mpt-tiny-bias_f32_seed6_logits.json
+
+# stories260K with rope_scaling written into config.json (linear factor 4; llama3 factor 8, low 1, high 4,
+# original 128), 40 ids past the trained length's quarter: checks the scaling table inside the model forward.
+SCALED="$(mktemp -d)"
+trap 'rm -rf "$FIXTURES" "$SCALED"' EXIT
+for kind in linear llama3; do
+  mkdir -p "$SCALED/$kind"
+  cp "$MODELS/stories260K/model.safetensors" "$MODELS/stories260K/tokenizer.model" "$SCALED/$kind/"
+  "$PYTHON" - "$MODELS/stories260K/config.json" "$SCALED/$kind/config.json" "$kind" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["rope_scaling"] = {"type": "linear", "factor": 4.0} if sys.argv[3] == "linear" else \
+    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 128}
+json.dump(cfg, open(sys.argv[2], "w"), indent=2)
+PY
+  gen "$SCALED/$kind" 1,403,407,261,378,432,383,286,261,376,298,315,421,395,317,426,338,401,396,267,337,410,408,419,292,411,322,265,282,295,433,426,385,328,432,358,394,261,370,432 "stories260K_rope-${kind}_logits.json" all
+done

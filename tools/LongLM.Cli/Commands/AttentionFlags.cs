@@ -18,6 +18,9 @@ public sealed class AttentionFlags
     private readonly Option<int?> _topK;
     private readonly Option<int?> _topKFrom = new("--top-k-from-layer") { Description = "First 0-based layer with top-k middle tokens (default 4)" };
     private readonly Option<int?> _topKAt = new("--top-k-insert-at") { Description = "Distance given to top-k middle tokens (default L/2)" };
+    private readonly Option<string?> _ropeScaling = new("--rope-scaling") { Description = "Override config.json's rope_scaling: linear:F, dynamic:F, yarn:F or none" };
+    private readonly Option<bool> _clexExtend = new("--clex-extend") { Description = "CLEX: run past max_position_embeddings x max_factor with the max_factor frequencies" };
+    private readonly Option<bool?> _clexLogScale = new("--clex-log-scale") { Description = "CLEX: force log scaling of the query on (true) or off (false); default: the checkpoint's log_scale" };
 
     /// <summary>Adds the flags to <paramref name="command"/>; <paramref name="topKAlias"/> also accepts --top-k.</summary>
     public AttentionFlags(Command command, bool topKAlias)
@@ -25,7 +28,7 @@ public sealed class AttentionFlags
         _topK = topKAlias
             ? new Option<int?>("--top-k-middle", "--top-k") { Description = "LM-Infinite top-k middle tokens per head (default off)" }
             : new Option<int?>("--top-k-middle") { Description = "LM-Infinite top-k middle tokens per head (default off)" };
-        foreach (var option in new Option[] { _lmInfinite, _attention, _global, _local, _distance, _topK, _topKFrom, _topKAt })
+        foreach (var option in new Option[] { _lmInfinite, _attention, _global, _local, _distance, _topK, _topKFrom, _topKAt, _ropeScaling, _clexExtend, _clexLogScale })
             command.Options.Add(option);
     }
 
@@ -62,11 +65,27 @@ public sealed class AttentionFlags
         return options;
     }
 
-    /// <summary>The single mode of generate and logits.</summary>
-    public LambdaAttentionOptions? Single(ParseResult parse)
+    /// <summary>The --rope-scaling values (comma-separated for ppl; null: config.json's).</summary>
+    public IReadOnlyList<string?> RopeScalings(ParseResult parse) =>
+        parse.GetValue(_ropeScaling) is string text
+            ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : new string?[] { null };
+
+    /// <summary>Every run option for one attention mode and RoPE override, with the CLEX switches.</summary>
+    public ModelOptions ModelOptions(ParseResult parse, AttentionMode? mode, string? ropeScaling) => new()
+    {
+        Attention = Options(parse, mode),
+        RopeScaling = ropeScaling,
+        ClexExtend = parse.GetValue(_clexExtend),
+        ClexLogScale = parse.GetValue(_clexLogScale),
+    };
+
+    /// <summary>The run options of generate and logits (one attention mode).</summary>
+    public ModelOptions Single(ParseResult parse)
     {
         var modes = Modes(parse);
-        if (modes.Count != 1) throw new LongLMException("give one --attention mode here");
-        return Options(parse, modes[0]);
+        var ropes = RopeScalings(parse);
+        if (modes.Count != 1 || ropes.Count != 1) throw new LongLMException("give one --attention mode and one --rope-scaling here");
+        return ModelOptions(parse, modes[0], ropes[0]);
     }
 }

@@ -14,8 +14,8 @@ public static class GenerateCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var model = ModelOptions.Model();
-        var backend = ModelOptions.Backend();
+        var model = CommonOptions.Model();
+        var backend = CommonOptions.Backend();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (BOS is added as the tokenizer says; empty means just BOS)", DefaultValueFactory = _ => "" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 is greedy (default: generation_config.json, else 0.8)" };
@@ -24,7 +24,7 @@ public static class GenerateCommand
         var minP = new Option<float?>("--min-p") { Description = "Min-p filter, 0 disables (default: 0.05)" };
         var repetitionPenalty = new Option<float?>("--repetition-penalty") { Description = "HF repetition penalty, 1 disables (default: generation_config.json, else 1)" };
         var seed = new Option<int?>("--seed") { Description = "Seed for reproducible sampling" };
-        var json = ModelOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
+        var json = CommonOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
         var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json };
         var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>

@@ -11,8 +11,8 @@ public static class InfoCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var model = ModelOptions.Model();
-        var json = ModelOptions.Json();
+        var model = CommonOptions.Model();
+        var json = CommonOptions.Json();
         var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, positions (RoPE or ALiBi), tokenizer") { model, json };
         command.SetAction(parse => io.Guard(() =>
         {
@@ -21,7 +21,9 @@ public static class InfoCommand
             var dtypes = lm.Weights.Files.SelectMany(f => f.Tensors.Values).Select(t => t.DType.ToString()).Distinct().Order().ToArray();
             // ALiBi models (MPT, BLOOM) have no rotary embedding: the RoPE fields are left empty for them.
             string positions = ModelRegistry.PositionalEncodingOf(c);
-            var rope = positions == "rope" ? RopeFrequencies.FromConfig(c) : null;
+            var scaling = positions == "rope" ? RopeScaling.Create(c, lm.Weights) : null;
+            // Length-dependent methods are shown at the trained length; CLEX adds its table per t below.
+            var rope = scaling?.Compute(c.MaxPositionEmbeddings);
             var info = new Dictionary<string, object?>
             {
                 ["architecture"] = c.Architectures.FirstOrDefault() ?? c.ModelType,
@@ -43,7 +45,10 @@ public static class InfoCommand
                 ["rope_theta"] = rope is null ? null : c.RopeTheta,
                 ["rotary_dim"] = rope is null ? null : c.RotaryDim,
                 ["rope_scaling"] = rope is null ? null : c.RopeScaling?.Type ?? "none",
+                ["rope_scaling_factor"] = c.RopeScaling?.Factor,
+                ["rope_scaling_depends_on_length"] = scaling?.DependsOnLength,
                 ["rope_attention_factor"] = rope?.AttentionFactor,
+                ["inv_freq"] = rope?.InverseFrequencies,
                 ["sliding_window"] = c.SlidingWindow,
                 ["tokenizer"] = lm.Tokenizer.Kind,
                 ["tokenizer_vocab"] = lm.Tokenizer.VocabSize,
@@ -51,14 +56,35 @@ public static class InfoCommand
                 ["eos_token_ids"] = lm.StopIds.Order().ToArray(),
                 ["add_bos"] = lm.Tokenizer.AddBos,
             };
+            if (scaling is ClexRope clex)
+            {
+                info["clex_max_factor"] = clex.MaxFactor;
+                info["clex_max_length"] = clex.MaxLength;
+                info["clex_activation"] = clex.Activation.ToString().ToLowerInvariant();
+                info["clex_time_dt"] = clex.TimeDt;
+                info["clex_log_scale"] = clex.LogScaleInConfig;
+                // theta_k(t) for every integer t: what the ODE produced at load (t = 1 is the stored inv_freq).
+                info["clex_inv_freq_by_t"] = Enumerable.Range(1, clex.MaxFactor).ToDictionary(t => t.ToString(), clex.Frequencies);
+            }
             if (parse.GetValue(json))
             {
                 io.Out.WriteLine(JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));
             }
             else
             {
+                static string Text(object? value) => value switch
+                {
+                    null => "-",
+                    Array a => string.Join(",", a.Cast<object>().Select(v => v is double or float ? $"{v:G6}" : v.ToString())),
+                    _ => value.ToString() ?? "-",
+                };
                 foreach (var (key, value) in info)
-                    io.Out.WriteLine($"{key,-22} {(value is Array a ? string.Join(",", a.Cast<object>()) : value ?? "-")}");
+                {
+                    if (value is Dictionary<string, float[]> table)
+                        foreach (var (t, row) in table) io.Out.WriteLine($"{key + "[t=" + t + "]",-22} {Text(row)}");
+                    else
+                        io.Out.WriteLine($"{key,-22} {Text(value)}");
+                }
             }
             return ExitCodes.Ok;
         }));

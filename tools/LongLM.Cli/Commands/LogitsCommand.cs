@@ -12,8 +12,8 @@ public static class LogitsCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var model = ModelOptions.Model();
-        var backend = ModelOptions.Backend();
+        var model = CommonOptions.Model();
+        var backend = CommonOptions.Backend();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS added as the tokenizer says)" };
         var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };

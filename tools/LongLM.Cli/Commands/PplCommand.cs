@@ -17,16 +17,16 @@ public static class PplCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var model = ModelOptions.Model();
-        var backend = ModelOptions.Backend();
+        var model = CommonOptions.Model();
+        var backend = CommonOptions.Backend();
         var text = new Option<string>("--text") { Description = "UTF-8 text file to score", Required = true };
         var maxTokens = new Option<long?>("--max-tokens", "-n") { Description = "Tokens to score (default: the whole file)" };
         var repeat = new Option<bool>("--repeat") { Description = "Cycle the file's tokens to reach --max-tokens" };
         var chunk = new Option<int>("--chunk") { Description = "Tokens per forward call", DefaultValueFactory = _ => 512 };
         var csv = new Option<string?>("--out", "-o") { Description = "Write the per-bucket table as CSV" };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of NLL against position (every run overlaid)" };
-        var json = ModelOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
-        var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes to compare them)")
+        var json = CommonOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
+        var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes and --rope-scaling values to compare them)")
             { model, backend, text, maxTokens, repeat, chunk, csv, plot, json };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
@@ -35,9 +35,10 @@ public static class PplCommand
             if (!File.Exists(file)) throw new LongLMException($"{file}: text file not found", file);
             var runs = new List<(string Name, PerplexityResult Result, long PeakBytes)>();
             int[]? fileIds = null;
-            foreach (var mode in attention.Modes(parse))
+            // Every --attention mode with every --rope-scaling override: one run each, overlaid in the plot.
+            foreach (var (mode, rope) in attention.Modes(parse).SelectMany(m => attention.RopeScalings(parse).Select(r => (m, r))))
             {
-                using var lm = LanguageModel.Load(dir, parse.GetValue(backend)!, attention.Options(parse, mode));
+                using var lm = LanguageModel.Load(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope));
                 // BOS once at the start of the stream; repeats cycle the text's own tokens.
                 fileIds ??= lm.Tokenizer.Encode(File.ReadAllText(file));
                 int bos = lm.Tokenizer.AddBos && fileIds.Length > 0 && fileIds[0] == lm.Tokenizer.BosId ? 1 : 0;
@@ -49,7 +50,7 @@ public static class PplCommand
                 var ids = fileIds;
                 int TokenAt(long p) => p < ids.Length ? ids[p] : ids[bos + (int)((p - bos) % cycle)];
 
-                string name = lm.Model.Policy.ToString();
+                string name = lm.Model.Policy + (rope is null ? "" : $", rope {rope}");
                 PerplexityResult result = WithProgress(io, parse.GetValue(json), name, count,
                     progress => PerplexityEvaluator.Evaluate(lm.Model, TokenAt, count, parse.GetValue(chunk), progress: progress));
                 using var self = Process.GetCurrentProcess();

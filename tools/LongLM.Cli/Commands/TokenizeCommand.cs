@@ -11,11 +11,11 @@ public static class TokenizeCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var model = ModelOptions.Model();
+        var model = CommonOptions.Model();
         var text = new Option<string?>("--text", "-t") { Description = "Text to tokenize" };
         var file = new Option<string?>("--file", "-f") { Description = "UTF-8 file to tokenize" };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add BOS even if the tokenizer would" };
-        var json = ModelOptions.Json("Print {\"ids\":[...]}");
+        var json = CommonOptions.Json("Print {\"ids\":[...]}");
         var command = new Command("tokenize", "Print the token ids of a text") { model, text, file, noBos, json };
         command.SetAction(parse => io.Guard(() =>
         {

@@ -4,7 +4,7 @@ using LongLM.Models;
 namespace LongLM.Cli.Commands;
 
 /// <summary>Options shared by commands that load a model.</summary>
-public static class ModelOptions
+public static class CommonOptions
 {
     /// <summary>--model DIR.</summary>
     public static Option<string> Model() => new("--model", "-m") { Description = "Model folder in Hugging Face layout (config.json, *.safetensors, tokenizer)", Required = true };
