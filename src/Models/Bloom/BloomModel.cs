@@ -20,7 +20,7 @@ public sealed class BloomModel : ICausalLM
     private readonly FusedQkv _qkv = new();
     private readonly BloomWeights _weights;
     private readonly AttentionBlock _attention;
-    private readonly Workspace _ws;
+    private readonly DecoderWorkspace _ws;
     private readonly float _eps;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
@@ -49,7 +49,7 @@ public sealed class BloomModel : ICausalLM
             _qkv.Dispose();
             throw;
         }
-        _ws = new Workspace(backend, config);
+        _ws = new DecoderWorkspace(backend, config, gated: false);
     }
 
     /// <inheritdoc />
@@ -71,10 +71,7 @@ public sealed class BloomModel : ICausalLM
         var c = Config;
         var b = Backend;
         int n = ids.Length, d = c.HiddenSize;
-        if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
-        foreach (int id in ids)
-            if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
-        _ws.Ensure(n);
+        _ws.Prepare(ids);
         _attention.Begin(cache, n);
         // h = word_embeddings_layernorm(word_embeddings[ids]).
         b.Embedding(_weights.WordEmbeddings, ids, _ws.Xb);
@@ -101,11 +98,7 @@ public sealed class BloomModel : ICausalLM
         }
         _attention.End(cache);
 
-        int outRows = rows == LogitsRows.All ? n : 1;
-        if (rows == LogitsRows.Last && n > 1) b.Copy(_ws.X, (long)(n - 1) * d, _ws.X, 0, d);
-        b.LayerNorm(_ws.X, _weights.LnF, _weights.LnFBias, _ws.Xb, outRows, d, _eps);
-        b.MatMul(_ws.Xb, _weights.LmHead, null, _ws.Logits, outRows);
-        b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
+        _ws.Head(n, rows == LogitsRows.All, r => b.LayerNorm(_ws.X, _weights.LnF, _weights.LnFBias, _ws.Xb, r, d, _eps), _weights.LmHead, logits);
     }
 
     /// <inheritdoc />
@@ -116,31 +109,4 @@ public sealed class BloomModel : ICausalLM
         _qkv.Dispose();
     }
 
-    /// <summary>Activation buffers, sized for the largest call so far.</summary>
-    private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
-    {
-        private int _rows;
-        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Up = null!, Logits = null!;
-
-        public void Ensure(int rows)
-        {
-            if (rows <= _rows) return;
-            Dispose();
-            _rows = rows;
-            long d = c.HiddenSize;
-            X = backend.Allocate(rows * d);                          // (rows, hidden) residual stream
-            Xb = backend.Allocate(rows * d);                         // (rows, hidden) normed / branch output
-            Q = backend.Allocate(rows * d);                          // (rows, heads, head_dim)
-            K = backend.Allocate(rows * d);
-            V = backend.Allocate(rows * d);
-            Attn = backend.Allocate(rows * d);
-            Up = backend.Allocate(rows * (long)c.IntermediateSize);  // (rows, 4 * hidden)
-            Logits = backend.Allocate(rows * (long)c.VocabSize);     // (rows, vocab)
-        }
-
-        public void Dispose()
-        {
-            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Up, Logits }) buffer?.Dispose();
-        }
-    }
 }

@@ -16,7 +16,7 @@ public sealed class LlamaModel : ICausalLM
 {
     private readonly LlamaWeights _weights;
     private readonly AttentionBlock _attention;
-    private readonly Workspace _ws;
+    private readonly DecoderWorkspace _ws;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
@@ -29,7 +29,7 @@ public sealed class LlamaModel : ICausalLM
         _attention = new AttentionBlock(backend, policy, RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit),
             config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
         _weights = LlamaWeights.Load(store, config, backend);
-        _ws = new Workspace(backend, config);
+        _ws = new DecoderWorkspace(backend, config, gated: true);
     }
 
     /// <inheritdoc />
@@ -51,10 +51,7 @@ public sealed class LlamaModel : ICausalLM
         var c = Config;
         var b = Backend;
         int n = ids.Length, hidden = c.HiddenSize;
-        if (n == 0) throw new ArgumentException("no tokens to run", nameof(ids));
-        foreach (int id in ids)
-            if ((uint)id >= (uint)c.VocabSize) throw new Runtime.LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
-        _ws.Ensure(n);
+        _ws.Prepare(ids);
         _attention.Begin(cache, n);
         b.Embedding(_weights.EmbedTokens, ids, _ws.X);
         float eps = (float)c.RmsNormEps;
@@ -73,20 +70,15 @@ public sealed class LlamaModel : ICausalLM
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = RMSNorm(x).
             b.RmsNorm(_ws.X, w.PostAttentionLayernorm, _ws.Xb, n, hidden, eps);
-            b.MatMul(_ws.Xb, w.GateProj, w.GateBias, _ws.Gate, n);
+            b.MatMul(_ws.Xb, w.GateProj, w.GateBias, _ws.Gate!, n);
             b.MatMul(_ws.Xb, w.UpProj, w.UpBias, _ws.Up, n);
-            b.SiluMul(_ws.Gate, _ws.Up, _ws.Gate, (long)n * c.IntermediateSize);
-            b.MatMul(_ws.Gate, w.DownProj, w.DownBias, _ws.Xb, n);
+            b.SiluMul(_ws.Gate!, _ws.Up, _ws.Gate!, (long)n * c.IntermediateSize);
+            b.MatMul(_ws.Gate!, w.DownProj, w.DownBias, _ws.Xb, n);
             b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
         }
         _attention.End(cache);
 
-        // Only the rows asked for go through the final norm and the (large) output head.
-        int outRows = rows == LogitsRows.All ? n : 1;
-        if (rows == LogitsRows.Last && n > 1) b.Copy(_ws.X, (long)(n - 1) * hidden, _ws.X, 0, hidden);
-        b.RmsNorm(_ws.X, _weights.Norm, _ws.Xb, outRows, hidden, eps);
-        b.MatMul(_ws.Xb, _weights.LmHead, null, _ws.Logits, outRows);
-        b.Download(_ws.Logits, logits[..(outRows * c.VocabSize)]);
+        _ws.Head(n, rows == LogitsRows.All, r => b.RmsNorm(_ws.X, _weights.Norm, _ws.Xb, r, hidden, eps), _weights.LmHead, logits);
     }
 
     /// <inheritdoc />
@@ -96,32 +88,4 @@ public sealed class LlamaModel : ICausalLM
         _attention.Dispose();
     }
 
-    /// <summary>Activation buffers, sized for the largest call so far (RunState in llama2.c).</summary>
-    private sealed class Workspace(IBackend backend, ModelConfig c) : IDisposable
-    {
-        private int _rows;
-        public DeviceBuffer X = null!, Xb = null!, Q = null!, K = null!, V = null!, Attn = null!, Gate = null!, Up = null!, Logits = null!;
-
-        public void Ensure(int rows)
-        {
-            if (rows <= _rows) return;
-            Dispose();
-            _rows = rows;
-            long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
-            X = backend.Allocate(rows * (long)c.HiddenSize);          // (rows, hidden) residual stream
-            Xb = backend.Allocate(rows * (long)c.HiddenSize);         // (rows, hidden) normed / branch output
-            Q = backend.Allocate(rows * q);                            // (rows, heads, head_dim)
-            K = backend.Allocate(rows * kv);                           // (rows, kv_heads, head_dim)
-            V = backend.Allocate(rows * kv);
-            Attn = backend.Allocate(rows * q);
-            Gate = backend.Allocate(rows * (long)c.IntermediateSize); // (rows, intermediate)
-            Up = backend.Allocate(rows * (long)c.IntermediateSize);
-            Logits = backend.Allocate(rows * (long)c.VocabSize);      // (rows, vocab)
-        }
-
-        public void Dispose()
-        {
-            foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits }) buffer?.Dispose();
-        }
-    }
 }

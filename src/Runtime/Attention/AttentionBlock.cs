@@ -56,8 +56,8 @@ public sealed class AttentionBlock : IDisposable
         switch (positions)
         {
             case PositionalEncoding.Rotary rotary:
-                if (rotary.ReRotateOnChange && policy.Mode is AttentionMode.LambdaNoCeiling or AttentionMode.CeilingOnly)
-                    throw new LongLMException($"--attention {policy.Mode.Name()} keeps rotated far keys, which cannot follow CLEX's changing frequencies");
+                if (rotary.ReRotateOnChange && policy.Mode is AttentionMode.LambdaNoCeiling)
+                    throw new LongLMException($"--attention {policy.Mode.Name()} keeps rotated far keys, which cannot follow frequencies that change with the length ({rotary.Scaling.Type})");
                 _rotary = rotary;
                 break;
             case PositionalEncoding.Alibi alibi:

@@ -9,14 +9,17 @@ namespace LongLM.Runtime.Attention;
 public static class RotaryEncoding
 {
     /// <summary>
-    /// The rope_scaling table's method; for CLEX also raw-key re-rotation when t changes and the log scaling that
-    /// the checkpoint (or the options) ask for. Under a bounded policy (Lambda, window) CLEX continues past
-    /// L_tr x max_factor with the max_factor frequencies, since distances never exceed the window.
+    /// The rope_scaling table's method. Methods whose frequencies depend on the length (dynamic NTK, CLEX) keep raw
+    /// keys and re-rotate the cache when the frequencies change, so every key a query meets uses the query's
+    /// frequencies (CLEX's reference does this, 3.4; HF's dynamic NTK instead keeps stale rotations in its cache,
+    /// which mixes two frequency sets in one dot product). Cost: one re-rotation of the cache per change.
+    /// CLEX also gets the log scaling the checkpoint (or the options) ask for, and under a bounded policy (Lambda,
+    /// window) continues past L_tr x max_factor with the max_factor frequencies, since distances never exceed the window.
     /// </summary>
     public static PositionalEncoding.Rotary For(ModelConfig config, WeightStore store, AttentionPolicy policy, ModelOptions options, RopePairing pairing)
     {
         var scaling = RopeScaling.Create(config, store, clexExtend: options.ClexExtend || policy.BoundedLocal);
-        if (scaling is not ClexRope clex) return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim);
+        if (scaling is not ClexRope clex) return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: scaling.DependsOnLength);
         bool logScale = options.ClexLogScale ?? clex.LogScaleInConfig ?? false;
         return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: true,
             LogScale: logScale ? keys => clex.LogScale(keys, bf16: true) : null);
