@@ -94,8 +94,10 @@ public static class PerplexityEvaluator
         double totalSum = sums.Values.Sum(v => v.Sum);
         long totalCount = sums.Values.Sum(v => v.Count);
         var curve = new List<(double, double)>();
+        // A last block holding a handful of tokens would plot as noise; it joins the curve only when at least half full.
         for (int b = 0; b < curveSums.Length; b++)
-            if (curveCounts[b] > 0) curve.Add((b * curveBlock + curveBlock / 2.0, curveSums[b] / curveCounts[b]));
+            if (curveCounts[b] > 0 && (curveCounts[b] * 2 >= curveBlock || curve.Count == 0))
+                curve.Add((b * curveBlock + curveBlock / 2.0, curveSums[b] / curveCounts[b]));
         return new PerplexityResult(buckets, new PositionBucket(1, count, totalSum / totalCount, totalCount), curve,
             processed / stopwatch.Elapsed.TotalSeconds);
     }
