@@ -76,4 +76,21 @@ public interface IBackend : IDisposable
 
     /// <summary>Row-wise log-softmax of x [rows, cols] into dst.</summary>
     void LogSoftmax(DeviceBuffer x, DeviceBuffer destination, int rows, int cols);
+
+    /// <summary>
+    /// CLEX's ODE solve (algorithms.md 3.2-3.3; <see cref="Ops.ClexOde"/>): from z0 at grid[0], torchdiffeq's RK4 (3/8
+    /// rule) over the float32 <paramref name="grid"/>, in float32, with dz/dt = act((z + ln θ^ntk(t)) · W_up) · W_down + ξ(t).
+    /// Writes z at each of <paramref name="outputTimes"/> into <paramref name="result"/> [TimeCount, m] (row 0 = z0;
+    /// the others linearly interpolated at the first step that reaches them, exact on a grid point).
+    /// </summary>
+    /// <param name="z0">[m] ln(inv_freq).</param>
+    /// <param name="upProj">[m, Hidden] ode_up_proj, row-major (row vector times matrix, no transpose).</param>
+    /// <param name="downProj">[Hidden, m] ode_down_proj, row-major.</param>
+    /// <param name="grid">[GridLength] the float32 grid (<see cref="Ops.ClexOde.Grid"/>), from outputTimes[0] to outputTimes[^1].</param>
+    /// <param name="timeTerms">[TimePoints, 2, m] ln θ^ntk and ξ at every stage time (<see cref="Ops.ClexOde.TimeTerms"/>).</param>
+    /// <param name="outputTimes">[TimeCount] increasing times (the integer scales 1..max_factor for inference).</param>
+    /// <param name="result">[TimeCount, m] z at the output times.</param>
+    /// <param name="shape">m, Hidden, the activation and the counts.</param>
+    void ClexIntegrate(DeviceBuffer z0, DeviceBuffer upProj, DeviceBuffer downProj, DeviceBuffer grid, DeviceBuffer timeTerms,
+        DeviceBuffer outputTimes, DeviceBuffer result, ClexShape shape);
 }

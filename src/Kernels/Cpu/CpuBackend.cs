@@ -177,6 +177,16 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public void ClexIntegrate(DeviceBuffer z0, DeviceBuffer upProj, DeviceBuffer downProj, DeviceBuffer grid, DeviceBuffer timeTerms,
+        DeviceBuffer outputTimes, DeviceBuffer result, ClexShape shape)
+    {
+        float[] z = Host(z0), up = Host(upProj), down = Host(downProj), g = Host(grid), terms = Host(timeTerms), times = Host(outputTimes), r = Host(result);
+        ClexOde.CheckLengths(z.Length, up.Length, down.Length, g.Length, terms.Length, times.Length, r.Length, shape);
+        // One sequential solve (the steps depend on each other; m and λd are small): the float32 loop of Ops.ClexOde.
+        ClexOde.Integrate(z, up, down, g, terms, times, r, shape);
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
     }

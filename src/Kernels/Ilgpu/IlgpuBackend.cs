@@ -302,6 +302,27 @@ public sealed class IlgpuBackend : IBackend
         kernel(Groups(rows), Slice(x, 0, (long)rows * cols), Slice(destination, 0, (long)rows * cols), rows, cols);
     }
 
+    /// <inheritdoc />
+    /// <remarks>One group of up to 128 threads runs the whole solve (<see cref="ClexKernels.Integrate"/>); m is at most 128 and λd at most 512.</remarks>
+    public void ClexIntegrate(DeviceBuffer z0, DeviceBuffer upProj, DeviceBuffer downProj, DeviceBuffer grid, DeviceBuffer timeTerms,
+        DeviceBuffer outputTimes, DeviceBuffer result, ClexShape shape)
+    {
+        ClexOde.CheckLengths(z0.Length, upProj.Length, downProj.Length, grid.Length, timeTerms.Length, outputTimes.Length, result.Length, shape);
+        if (shape.Pairs > ClexKernels.MaxPairs || shape.Hidden > ClexKernels.MaxHidden)
+            throw new NotSupportedException(
+                $"the CLEX ODE kernel takes up to {ClexKernels.MaxPairs} pairs and an MLP width up to {ClexKernels.MaxHidden}; this model has {shape.Pairs} and {shape.Hidden}");
+        int m = shape.Pairs, h = shape.Hidden;
+        var kernel = Kernel("clex-integrate", static a =>
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ClexShape>(ClexKernels.Integrate));
+        // As many threads as there are pairs or hidden units (whole warps, at most one 128-thread group): small
+        // models (the toy tests) then meet at 32-thread barriers, which on ILGPU's CPU accelerator cost a quarter.
+        int threads = Math.Clamp((Math.Max(m, h) + 31) / 32 * 32, 32, GroupSize);
+        kernel(new KernelConfig(1, threads), Slice(z0, 0, m), Slice(upProj, 0, (long)m * h), Slice(downProj, 0, (long)h * m),
+            Slice(grid, 0, shape.GridLength), Slice(timeTerms, 0, (long)shape.TimePoints * 2 * m), Slice(outputTimes, 0, shape.TimeCount),
+            Slice(result, 0, (long)shape.TimeCount * m), shape);
+    }
+
     /// <summary>
     /// Index of the first maximum of <paramref name="logits"/>[0, count) (greedy decoding without downloading the
     /// row). NaN entries are ignored; -1 when there is no non-NaN entry.

@@ -8,7 +8,9 @@ namespace LongLM.Runtime.Rope;
 /// <summary>
 /// CLEX (continuous length extrapolation; algorithms.md section 3): per-scale RoPE frequencies from the checkpoint's
 /// neural ODE. The ODE (<see cref="ClexVectorField{T}"/>) is solved once, at construction, in float32 with torchdiffeq's
-/// fixed-grid RK4 3/8 rule (<see cref="ClexOde{T}"/>) from z(1) = ln(inv_freq) to the integer scales 2..max_factor.
+/// fixed-grid RK4 3/8 rule (<see cref="ClexOde{T}"/>) from z(1) = ln(inv_freq) to the integer scales 2..max_factor;
+/// given a backend, the solve runs there instead (<see cref="IBackend.ClexIntegrate"/>: the same float32 arithmetic,
+/// bit for bit on <c>cpu</c>, within float32 rounding on the ILGPU kernel).
 /// A forward whose total length is S uses the scale t = min(ceil(S / L_tr), max_factor) (<see cref="SelectT"/>) and
 /// the frequencies of that t at the plain absolute positions; t = 1 uses the stored inv_freq itself.
 /// </summary>
@@ -51,8 +53,10 @@ public sealed class ClexRope : IRopeScaling
     /// <param name="maxFactor">rope_scaling "max_factor", the largest scale.</param>
     /// <param name="trainedLength">L_tr = max_position_embeddings of the base model.</param>
     /// <param name="extendBeyondMaxFactor">Let <see cref="Compute"/> go past L_tr·max_factor with the max_factor frequencies.</param>
+    /// <param name="backend">Where to solve the ODE (<see cref="IBackend.ClexIntegrate"/>); null: the managed float32 solver
+    /// <see cref="ClexOde{T}"/>. The backend is used only inside the constructor.</param>
     public ClexRope(float[] invFreq, float[] upProj, float[] downProj, int hidden, ClexActivation activation, double timeDt,
-        int maxFactor, long trainedLength, bool extendBeyondMaxFactor = false)
+        int maxFactor, long trainedLength, bool extendBeyondMaxFactor = false, IBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(invFreq);
         if (maxFactor < 1) throw new ArgumentOutOfRangeException(nameof(maxFactor), maxFactor, "max_factor must be at least 1");
@@ -69,6 +73,7 @@ public sealed class ClexRope : IRopeScaling
         MaxFactor = maxFactor;
         TrainedLength = trainedLength;
         ExtendBeyondMaxFactor = extendBeyondMaxFactor;
+        SolvedWith = maxFactor > 1 ? backend?.Name : null;
 
         _frequencies = new float[maxFactor][];
         _frequencies[0] = (float[])invFreq.Clone();
@@ -78,7 +83,7 @@ public sealed class ClexRope : IRopeScaling
             for (int t = 1; t <= maxFactor; t++) times[t - 1] = t;
             var z0 = new float[invFreq.Length];
             for (int k = 0; k < z0.Length; k++) z0[k] = MathF.Log(invFreq[k]);
-            var z = ClexOde<float>.Solve(field, z0, times, step);
+            var z = backend is null ? ClexOde<float>.Solve(field, z0, times, step) : SolveOn(backend, z0, upProj, downProj, hidden, activation, times, step);
             for (int t = 2; t <= maxFactor; t++)
             {
                 var freq = new float[z0.Length];
@@ -88,6 +93,20 @@ public sealed class ClexRope : IRopeScaling
         }
         _byScale = Array.ConvertAll(_frequencies, f => new RopeFrequencies(Array.ConvertAll(f, x => (double)x), 1f));
     }
+
+    private static float[][] SolveOn(IBackend backend, float[] z0, float[] upProj, float[] downProj, int hidden, ClexActivation activation,
+        float[] times, float step)
+    {
+        var act = activation == ClexActivation.Tanh ? ClexOdeActivation.Tanh : ClexOdeActivation.Silu;
+        var flat = LongLM.Kernels.Ops.ClexOde.Solve(backend, z0, upProj, downProj, hidden, act, times, step, TimeEmbeddingBase);
+        int m = z0.Length;
+        var z = new float[times.Length][];
+        for (int j = 0; j < z.Length; j++) z[j] = flat.AsSpan(j * m, m).ToArray();
+        return z;
+    }
+
+    /// <summary>The <see cref="IBackend.Name"/> of the backend that solved the ODE, or null for the managed solver (or max_factor 1).</summary>
+    public string? SolvedWith { get; }
 
     /// <summary>The ODE's right-hand side (float32), e.g. for a device solver to be checked against; not thread-safe.</summary>
     public ClexVectorField<float> Field { get; }
@@ -175,7 +194,11 @@ public sealed class ClexRope : IRopeScaling
     /// </summary>
     /// <exception cref="ConfigException">rope_scaling is not clex, or a field is missing or bad.</exception>
     /// <exception cref="SafeTensorsException">A tensor is missing or has the wrong shape.</exception>
-    public static ClexRope Load(WeightStore store, ModelConfig config, bool extendBeyondMaxFactor = false)
+    /// <param name="store">The checkpoint.</param>
+    /// <param name="config">Its config.json.</param>
+    /// <param name="extendBeyondMaxFactor">See the constructor.</param>
+    /// <param name="backend">Where to solve the ODE; null: the managed float32 solver.</param>
+    public static ClexRope Load(WeightStore store, ModelConfig config, bool extendBeyondMaxFactor = false, IBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(config);
@@ -218,7 +241,7 @@ public sealed class ClexRope : IRopeScaling
             if (!(f > 0) || !float.IsFinite(f))
                 throw new SafeTensorsException(FileOf(InvFreqTensor), $"'{InvFreqTensor}' holds {f}; every inverse frequency must be positive");
 
-        return new ClexRope(invFreq, up, down, hidden, activation, timeDt, (int)maxFactor, config.MaxPositionEmbeddings, extendBeyondMaxFactor)
+        return new ClexRope(invFreq, up, down, hidden, activation, timeDt, (int)maxFactor, config.MaxPositionEmbeddings, extendBeyondMaxFactor, backend)
         {
             LogScaleInConfig = ReadLogScale(config),
         };

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LongLM.Kernels;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.SafeTensors;
 
@@ -17,10 +18,11 @@ public static class RopeScaling
 
     /// <summary>
     /// The scaling method config.json asks for, set up once. CLEX reads its tensors from <paramref name="weights"/>
-    /// (required for type "clex", unused otherwise).
+    /// (required for type "clex", unused otherwise) and solves its ODE on <paramref name="clexBackend"/> when one is given
+    /// (else with the managed float32 solver).
     /// </summary>
     /// <exception cref="ConfigException">Unknown type, or a missing or bad rope_scaling field.</exception>
-    public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null, bool clexExtend = false)
+    public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null, bool clexExtend = false, IBackend? clexBackend = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var scaling = config.RopeScaling;
@@ -35,7 +37,7 @@ public static class RopeScaling
             ClexRope.TypeName => weights is null
                 ? throw new ConfigException(config.FilePath,
                     "rope_scaling type 'clex' needs the checkpoint's CLEX tensors (model.clex_layer.*): load it with RopeScaling.Create(config, weights)")
-                : ClexRope.Load(weights, config, clexExtend),
+                : ClexRope.Load(weights, config, clexExtend, clexBackend),
             _ => throw Unsupported(config, scaling.Type),
         };
     }

@@ -10,8 +10,8 @@ public sealed class ClexOdeTests
 {
     // 7.5 (b): toy model, d = 4 (two pairs), λ = 1, inv_freq = [1, 0.01], B = 1e4.
     // Decimal values as the table used them; the float32 runs round them to float32 first, as a checkpoint would.
-    private static readonly double[] ToyUp = [0.3, -0.2, 0.1, 0.05, -0.1, 0.25, -0.3, 0.2];      // [2, 4]
-    private static readonly double[] ToyDown = [0.1, -0.05, 0.02, 0.08, -0.07, 0.03, 0.04, -0.06]; // [4, 2]
+    internal static readonly double[] ToyUp = [0.3, -0.2, 0.1, 0.05, -0.1, 0.25, -0.3, 0.2];      // [2, 4]
+    internal static readonly double[] ToyDown = [0.1, -0.05, 0.02, 0.08, -0.07, 0.03, 0.04, -0.06]; // [4, 2]
 
     public static TheoryData<ClexActivation, double[][], double[][]> ToyTable() => new()
     {
@@ -34,7 +34,7 @@ public sealed class ClexOdeTests
     /// (measured: at most 2.8e-6 over 7.5 b and c; the float64 solve of the same code matches to 1e-9). The reference
     /// integrates in float32 too, so it carries a drift of the same size. Euler is 6.7e-3 away.
     /// </summary>
-    private const double Float32Drift = 5e-6;
+    internal const double Float32Drift = 5e-6;
 
     private static T[][] SolveToy<T>(ClexActivation act, T[] z0, double timeBase = ClexRope.TimeEmbeddingBase)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
@@ -185,14 +185,17 @@ public sealed class ClexOdeTests
         Assert.Equal(expected[1], dz[1], 1e-15);
     }
 
-    /// <summary>7.5 (a)'s model: d = 128, λ = 1, W_down = 0 (its initialisation), inv_freq = float32(1e4^(-2k/d)).</summary>
-    internal static ClexRope XiOnly(int maxFactor, float[]? invFreq = null)
+    /// <summary>
+    /// 7.5 (a)'s model: d = 128, λ = 1, W_down = 0 (its initialisation), inv_freq = float32(1e4^(-2k/d)); the ODE solved
+    /// on <paramref name="backend"/> when one is given.
+    /// </summary>
+    internal static ClexRope XiOnly(int maxFactor, float[]? invFreq = null, LongLM.Kernels.IBackend? backend = null)
     {
         const int d = 128, m = 64;
         invFreq ??= Array.ConvertAll(RopeFrequencies.Base(1e4, d), x => (float)x);
         var up = new float[m * d];
         var random = new Random(5);
         for (int i = 0; i < up.Length; i++) up[i] = (float)(random.NextDouble() - 0.5) * 0.2f; // irrelevant while W_down = 0
-        return new ClexRope(invFreq, up, new float[d * m], d, ClexActivation.Silu, 0.01, maxFactor, 4096);
+        return new ClexRope(invFreq, up, new float[d * m], d, ClexActivation.Silu, 0.01, maxFactor, 4096, backend: backend);
     }
 }
