@@ -16,9 +16,10 @@ public static class RotaryEncoding
     /// CLEX also gets the log scaling the checkpoint (or the options) ask for, and under a bounded policy (Lambda,
     /// window) continues past L_tr x max_factor with the max_factor frequencies, since distances never exceed the window.
     /// </summary>
-    public static PositionalEncoding.Rotary For(ModelConfig config, WeightStore store, AttentionPolicy policy, ModelOptions options, RopePairing pairing)
+    /// <remarks>CLEX's ODE is integrated once at load on <paramref name="backend"/> (the ClexIntegrate op).</remarks>
+    public static PositionalEncoding.Rotary For(ModelConfig config, WeightStore store, AttentionPolicy policy, ModelOptions options, RopePairing pairing, IBackend backend)
     {
-        var scaling = RopeScaling.Create(config, store, clexExtend: options.ClexExtend || policy.BoundedLocal);
+        var scaling = RopeScaling.Create(config, store, clexExtend: options.ClexExtend || policy.BoundedLocal, clexBackend: backend);
         if (scaling is not ClexRope clex) return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: scaling.DependsOnLength);
         bool logScale = options.ClexLogScale ?? clex.LogScaleInConfig ?? false;
         return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: true,
