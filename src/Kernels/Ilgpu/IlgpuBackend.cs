@@ -229,6 +229,21 @@ public sealed class IlgpuBackend : IBackend
                 config, xs, table, rows, heads, headDim, rotaryDim);
     }
 
+    /// <summary>
+    /// Which attention kernel <see cref="Attention"/> launches; <see cref="AttentionKernelChoice.Auto"/> (the
+    /// default) follows <see cref="UsesTiledAttention"/>. The others force one kernel, for tests and benchmarks.
+    /// </summary>
+    public AttentionKernelChoice AttentionKernel { get; set; }
+
+    /// <summary>
+    /// The default dispatch: <see cref="AttentionKernels.AttendTiled"/> for prefill (QueryCount &gt; 1) with
+    /// HeadDim &lt;= <see cref="AttentionKernels.TiledMaxHeadDim"/>, where its 16-row tiles reuse each K/V tile for
+    /// 16 queries; <see cref="AttentionKernels.Attend"/> for decode (one row: a tile would be 15/16 idle, and the
+    /// per-row kernel spreads the keys over all four warps) and for head dims up to
+    /// <see cref="AttentionKernels.MaxHeadDim"/> (the tiled kernel's accumulators are four dims per lane).
+    /// </summary>
+    public static bool UsesTiledAttention(AttentionShape shape) => shape.QueryCount > 1 && shape.HeadDim <= AttentionKernels.TiledMaxHeadDim;
+
     /// <inheritdoc />
     public void Attention(AttentionBuffers buffers, AttentionShape shape)
     {
@@ -238,10 +253,23 @@ public sealed class IlgpuBackend : IBackend
         long rowLength = (long)shape.Heads * shape.HeadDim, kvDim = (long)shape.KvHeads * shape.HeadDim;
         long rows = shape.QueryCount * rowLength;
         ArrayView<float> Optional(DeviceBuffer? buffer, long count) => buffer is null || count == 0 ? _noBias.View : Slice(buffer, 0, count);
-        var kernel = Kernel("attention", static a =>
-            a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, int>(AttentionKernels.Attend));
-        kernel(Groups((long)shape.QueryCount * shape.Heads),
+        bool tiled = AttentionKernel switch
+        {
+            AttentionKernelChoice.PerRow => false,
+            AttentionKernelChoice.Tiled => shape.HeadDim <= AttentionKernels.TiledMaxHeadDim,
+            _ => UsesTiledAttention(shape),
+        };
+        var kernel = tiled
+            ? Kernel("attention-tiled", static a =>
+                a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, int>(AttentionKernels.AttendTiled))
+            : Kernel("attention", static a =>
+                a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape, int>(AttentionKernels.Attend));
+        long jobs = tiled
+            ? (long)((shape.QueryCount + AttentionKernels.TileRows - 1) / AttentionKernels.TileRows) * shape.Heads
+            : (long)shape.QueryCount * shape.Heads;
+        kernel(Groups(jobs),
             Slice(buffers.Query, 0, rows), Slice(buffers.LocalKeys, 0, shape.LocalCount * kvDim), Slice(buffers.LocalValues, 0, shape.LocalCount * kvDim),
             Slice(buffers.Output, 0, rows),
             Optional(shape.FarCount > 0 ? buffers.FarQuery : null, rows), Optional(buffers.FarKeys, shape.FarCount * kvDim), Optional(buffers.FarValues, shape.FarCount * kvDim),
@@ -381,4 +409,15 @@ public sealed class IlgpuBackend : IBackend
             throw new ArgumentException($"weight '{w.Name}' is [{w.Rows}, {w.Cols}]; expected a vector of {length}", nameof(weight));
         return w.Floats;
     }
+}
+
+/// <summary>Which kernel <see cref="IlgpuBackend.Attention"/> launches.</summary>
+public enum AttentionKernelChoice
+{
+    /// <summary><see cref="IlgpuBackend.UsesTiledAttention"/> decides (tiled for prefill, per-row for decode).</summary>
+    Auto,
+    /// <summary>Always <see cref="AttentionKernels.Attend"/>, one group per (query row, head).</summary>
+    PerRow,
+    /// <summary><see cref="AttentionKernels.AttendTiled"/> whenever the head dim allows it, one row or more.</summary>
+    Tiled,
 }

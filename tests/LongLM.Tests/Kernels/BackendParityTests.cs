@@ -175,6 +175,15 @@ public abstract class BackendParityTests : IDisposable
         { "ALiBi, lambda clipped at D", Shape(3, 9, 4, 4, 8) with { Window = 4, LocalFirstPosition = 6, LocalCount = 6, FarCount = 2, GlobalLimit = 2, StationaryFrom = 4, AlibiDistanceCap = 4 } },
         { "large logits (no overflow)", Shape(2, 5, 2, 2, 8) with { Scale = 40f } },
         { "stream offset 1e9", Shape(2, 3, 2, 2, 8) with { FirstQueryPosition = 1_000_000_003, LocalFirstPosition = 1_000_000_000, Window = 3, FarCount = 1, FarFirstPosition = 1_000_000_000, GlobalLimit = 1_000_000_001, StationaryFrom = 3 } },
+        // Prefill over several 16-row tiles and 32-key tiles (the tiled kernel's geometry; a short last row tile).
+        { "prefill 40 rows, vanilla, hd 64", Shape(40, 0, 2, 1, 64) },
+        { "prefill 48 rows after a cache, hd 128, GQA 2:1", Shape(48, 30, 4, 2, 128) },
+        { "prefill 45 rows, window 20, hd 8", Shape(45, 10, 4, 2, 8) with { Window = 20 } },
+        { "prefill 40 rows, lambda: G=4 far keys, hd 64", Shape(40, 30, 2, 1, 64) with { Window = 16, LocalFirstPosition = 15, LocalCount = 55, FarCount = 4, GlobalLimit = 4, StationaryFrom = 16 } },
+        { "prefill 40 rows, ceiling-only: 72 far keys, zero band", Shape(40, 40, 4, 2, 8) with { Window = 8, LocalFirstPosition = 33, LocalCount = 47, FarCount = 72, StationaryFrom = 12 } },
+        { "prefill 33 rows, top-k: 35 extras on the last row", Shape(33, 20, 4, 2, 8) with { Window = 8, LocalFirstPosition = 13, LocalCount = 40, FarCount = 2, GlobalLimit = 2, StationaryFrom = 8, ExtraCount = 35 } },
+        { "ALiBi, prefill 40 rows, vanilla, hd 128", Shape(40, 0, 2, 2, 128) },
+        { "ALiBi, prefill 40 rows, lambda clipped at D", Shape(40, 20, 4, 2, 64) with { Window = 10, LocalFirstPosition = 11, LocalCount = 49, FarCount = 3, GlobalLimit = 3, StationaryFrom = 10, AlibiDistanceCap = 10 } },
     };
 
     private static AttentionShape Shape(int queries, int firstPosition, int heads, int kvHeads, int headDim) => new()
@@ -185,9 +194,19 @@ public abstract class BackendParityTests : IDisposable
 
     [BackendTheory]
     [MemberData(nameof(AttentionCases))]
-    public void Attention_MatchesReference(string name, AttentionShape shape)
+    public void Attention_MatchesReference(string name, AttentionShape shape) => AssertAttentionMatchesReference(_backend, name, shape);
+
+    /// <summary>Runs one <see cref="AttentionCases"/> case on <paramref name="backend"/> against Ops.Attention.Reference.</summary>
+    internal static void AssertAttentionMatchesReference(IBackend backend, string name, AttentionShape shape)
     {
-        bool alibi = name.StartsWith("ALiBi");
+        DeviceBuffer Upload(float[] values)
+        {
+            var buffer = backend.Allocate(values.Length);
+            backend.Upload(values, buffer);
+            return buffer;
+        }
+
+        bool alibi = name.StartsWith("ALiBi", StringComparison.Ordinal);
         int rowDim = shape.Heads * shape.HeadDim, kvDim = shape.KvHeads * shape.HeadDim;
         var q = Inputs.Random(shape.QueryCount * rowDim, 8, 2f);
         var fq = Inputs.Random(shape.QueryCount * rowDim, 14, 2f);
@@ -210,12 +229,14 @@ public abstract class BackendParityTests : IDisposable
         using var del = Upload(el);
         using var dev = Upload(ev);
         using var dslopes = Upload(alibi ? slopes : [0f]);
-        using var output = _backend.Allocate(expected.Length);
-        _backend.Attention(new AttentionBuffers(dq, dk, dv, output)
+        using var output = backend.Allocate(expected.Length);
+        backend.Attention(new AttentionBuffers(dq, dk, dv, output)
         {
             FarQuery = dfq, FarKeys = dfk, FarValues = dfv, ExtraLogits = del, ExtraValues = dev, AlibiSlopes = alibi ? dslopes : null,
         }, shape);
-        Tolerance.AssertClose(expected, Download(output, expected.Length), 1e-5f, 1e-4f, name);
+        var got = new float[expected.Length];
+        backend.Download(output, got);
+        Tolerance.AssertClose(expected, got, 1e-5f, 1e-4f, name);
     }
 
     [BackendFact]

@@ -51,6 +51,28 @@ public sealed class IlgpuBackendTests : IDisposable
         return _backend.ArgMax(buffer, count);
     }
 
+    /// <summary>
+    /// Every attention case on the kernel the default dispatch does not pick for it (the parity suite runs the
+    /// default), so each case runs through both Attend and AttendTiled on ilgpu-cpu. Head dims above the tiled
+    /// kernel's limit stay on Attend.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BackendParityTests.AttentionCases), MemberType = typeof(BackendParityTests))]
+    public void Attention_OtherKernel_MatchesReference(string name, AttentionShape shape)
+    {
+        _backend.AttentionKernel = IlgpuBackend.UsesTiledAttention(shape) ? AttentionKernelChoice.PerRow : AttentionKernelChoice.Tiled;
+        BackendParityTests.AssertAttentionMatchesReference(_backend, name, shape);
+    }
+
+    [Fact]
+    public void UsesTiledAttention_ForPrefillUpToHeadDim128()
+    {
+        var shape = new AttentionShape { QueryCount = 2, Heads = 1, KvHeads = 1, HeadDim = 128, Scale = 1f, FirstQueryPosition = 0, LocalFirstPosition = 0, LocalCount = 2 };
+        Assert.True(IlgpuBackend.UsesTiledAttention(shape));
+        Assert.False(IlgpuBackend.UsesTiledAttention(shape with { QueryCount = 1, FirstQueryPosition = 1 }));
+        Assert.False(IlgpuBackend.UsesTiledAttention(shape with { HeadDim = 256 }));
+    }
+
     [Fact]
     public void Names_AreCudaAndIlgpuCpu()
     {
