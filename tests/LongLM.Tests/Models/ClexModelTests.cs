@@ -331,4 +331,19 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
         Assert.True(double.IsFinite(ppl) && ppl > 1, $"ppl {ppl}");
         Assert.True(total.GetProperty("count").GetInt64() >= 1990);
     }
+
+    [Fact]
+    public void Cli_Ppl_PastMaxLength_FailsClearly_AndRunsWithClexExtend()
+    {
+        // 4100 tokens > 512 x 8: the reference stops there (one 4100-token call fails before any work); --clex-extend
+        // keeps the t = 8 frequencies.
+        string[] args = ["ppl", "--model", CliFixture(), "--text", Corpus, "--max-tokens", "4100", "--repeat", "--json"];
+        var (exit, _, err) = CliRunner.Run([.. args, "--chunk", "4100"]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("4096", err);
+        (exit, var stdout, err) = CliRunner.Run([.. args, "--chunk", "1024", "--clex-extend"]);
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.True(double.IsFinite(doc.RootElement.GetProperty("total").GetProperty("ppl").GetDouble()));
+    }
 }
