@@ -154,9 +154,9 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void DecodeAcrossT1To2_MatchesNumPyReferenceStepByStep(bool logScale)
+    [InlineData(false, "cpu")]
+    [InlineData(true, "cpu")]
+    public void DecodeAcrossT1To2_MatchesNumPyReferenceStepByStep(bool logScale, string backend)
     {
         // Prefill 508 tokens in one call, then 8 one-token calls (S = 509..516): at S = 513 t becomes 2 and every cached
         // key is rotated again from its raw copy. log_scale (true only here, through ModelOptions) multiplies the query by
@@ -168,7 +168,7 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
         var steps = run.GetProperty("steps").EnumerateArray().ToArray();
         Assert.Equal(calls.Length, steps.Length);
 
-        using var lm = LanguageModel.Load(Fixture(), "cpu", new ModelOptions { ClexLogScale = logScale });
+        using var lm = LanguageModel.Load(Fixture(), backend, new ModelOptions { ClexLogScale = logScale });
         using var cache = lm.Model.CreateCache();
         var logits = new float[Vocab];
         int position = 0;
