@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the golden logits files under tests/LongLM.Tests/golden/ with the
 # independent NumPy references (tools/reference/llama_ref.py for the Llama family,
-# tools/reference/alibi_ref.py for the ALiBi families MPT and BLOOM).
+# tools/reference/alibi_ref.py for the ALiBi families MPT and BLOOM,
+# tools/reference/clex_ref.py for CLEX on a Llama model).
 #
 #   tools/reference/make_golden.sh            # regenerate all golden files below
 #
@@ -30,6 +31,12 @@ gen_alibi() {
   local model="$1" ids="$2" name="$3"; shift 3
   echo "+ $PYTHON tools/reference/alibi_ref.py --model $model --ids $ids --out $GOLDEN/$name $*"
   "$PYTHON" "$ROOT/tools/reference/alibi_ref.py" --model "$model" --ids "$ids" --out "$GOLDEN/$name" "$@"
+}
+
+gen_clex() {
+  local model="$1" name="$2"; shift 2
+  echo "+ $PYTHON tools/reference/clex_ref.py --model $model --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/clex_ref.py" --model "$model" --out "$GOLDEN/$name" "$@"
 }
 
 mkdir -p "$GOLDEN"
@@ -84,3 +91,11 @@ json.dump(cfg, open(sys.argv[2], "w"), indent=2)
 PY
   gen "$SCALED/$kind" 1,403,407,261,378,432,383,286,261,376,298,315,421,395,317,426,338,401,396,267,337,410,408,419,292,411,322,265,282,295,433,426,385,328,432,358,394,261,370,432 "stories260K_rope-${kind}_logits.json" all
 done
+
+# CLEX: stories260K (d = 8, L_tr = 512) with a seeded CLEX layer (max_factor 8, tanh, time_dt 0.01, log_scale
+# false), ids 1 then SplitMix64(20240) ids in [3, 512). One-shot prefills at S = 512, 513, 1025 (t = 1, 2, 3),
+# and a decode run crossing t = 1 -> 2 (prefill 508, then 8 one-token calls), without and with log scaling.
+"$LONGLM" make-fixture --family llama-clex --base "$MODELS/stories260K" --seed 3 --out "$FIXTURES/clex"
+CLEX_FIXTURE="longlm make-fixture --family llama-clex --base stories260K --seed 3"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_single.json --single 512,513,1025 --fixture "$CLEX_FIXTURE"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_decode.json --decode 508,8 --fixture "$CLEX_FIXTURE"

@@ -1,6 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LongLM.Kernels;
 using LongLM.Runtime;
+using LongLM.Runtime.Config;
+using LongLM.Runtime.Rope;
 using LongLM.Runtime.SafeTensors;
 
 namespace LongLM.Models.Fixtures;
@@ -13,6 +16,85 @@ public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
     public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom"];
+
+    /// <summary>Families made from an existing model folder (<c>--base</c>) rather than from a shape.</summary>
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex"];
+
+    /// <summary>Tokenizer and generation files a derived fixture copies from its base folder (those present).</summary>
+    private static readonly string[] s_tokenizerFiles =
+        ["tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json"];
+
+    /// <summary>
+    /// A CLEX checkpoint made from the Llama model in <paramref name="baseDirectory"/> (family "llama-clex"): its
+    /// config.json with <c>"rope_scaling": {"type": "clex", "max_factor", "param_factor", "act", "time_dt"}</c> and
+    /// <c>"log_scale": false</c> added, its tokenizer files, every tensor it has (same names, same dtype), and the CLEX
+    /// layer under the checkpoint's names (algorithms.md 3.2): <c>model.clex_layer.inv_freq</c> [d/2] F32 = the base
+    /// model's 1/rope_theta^(2k/d), <c>proj_func.ode_up_proj</c> [d/2, λd] F32 uniform ±0.5 and
+    /// <c>proj_func.ode_down_proj</c> [λd, d/2] F32 uniform ±0.3 from SplitMix64(<paramref name="seed"/>), in that
+    /// order. The ODE weights are large enough that the frequencies move well away from the ξ-only (dynamic-NTK)
+    /// solution with t, so tests built on the fixture tell the learned dynamics from NTK scaling.
+    /// </summary>
+    public static void WriteClex(string baseDirectory, ulong seed, string directory, int maxFactor = 8, double paramFactor = 1,
+        string act = "tanh", double timeDt = 0.01)
+    {
+        if (!Directory.Exists(baseDirectory)) throw new LongLMException($"{baseDirectory}: base model folder not found", baseDirectory);
+        if (maxFactor < 1) throw new LongLMException($"max_factor must be at least 1, not {maxFactor}");
+        if (act is not ("tanh" or "silu")) throw new LongLMException($"act must be tanh or silu, not '{act}'");
+        if (!(timeDt > 0)) throw new LongLMException($"time_dt must be positive, not {timeDt}");
+        if (Path.GetFullPath(baseDirectory) == Path.GetFullPath(directory)) throw new LongLMException("the fixture cannot be written over its base folder");
+        var config = ModelConfig.Load(baseDirectory);
+        if (config.ModelType != "llama" && !config.Architectures.Contains("LlamaForCausalLM"))
+            throw new LongLMException($"{baseDirectory}: CLEX fixtures are made from Llama models, not model_type '{config.ModelType}'");
+        if (config.RopeScaling is not null)
+            throw new LongLMException($"{baseDirectory}: the base model already has rope_scaling '{config.RopeScaling.Type}'");
+        int d = config.RotaryDim, m = d / 2;
+        double hiddenExact = paramFactor * d;
+        if (!(paramFactor > 0) || hiddenExact != Math.Floor(hiddenExact)) throw new LongLMException($"param_factor {paramFactor} times the rotary dim {d} is not a whole MLP width");
+        int hidden = (int)hiddenExact;
+
+        Directory.CreateDirectory(directory);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(baseDirectory, "config.json")))!.AsObject();
+        json["rope_scaling"] = new JsonObject
+        {
+            ["type"] = ClexRope.TypeName,
+            ["max_factor"] = maxFactor,
+            ["param_factor"] = paramFactor,
+            ["act"] = act,
+            ["time_dt"] = timeDt,
+        };
+        json["log_scale"] = false;
+        File.WriteAllText(Path.Combine(directory, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        foreach (string name in s_tokenizerFiles)
+            if (File.Exists(Path.Combine(baseDirectory, name)))
+                File.WriteAllBytes(Path.Combine(directory, name), File.ReadAllBytes(Path.Combine(baseDirectory, name))); // not File.Copy: no read-only bits
+
+        using var store = WeightStore.Open(baseDirectory);
+        var writer = new SafeTensorsWriter();
+        foreach (string name in store.Names.Order(StringComparer.Ordinal))
+        {
+            var info = store.Info(name);
+            if (info.DType is not (DType.F32 or DType.F16 or DType.BF16))
+                throw new LongLMException($"{baseDirectory}: tensor '{name}' is {info.DType}; fixtures copy F32, F16 and BF16 tensors only");
+            if (name.StartsWith("model.clex_layer.", StringComparison.Ordinal))
+                throw new LongLMException($"{baseDirectory}: the base model already holds the CLEX tensor '{name}'");
+            writer.Add(name, info.DType, info.Shape, span => store.View(name).ToFloat32().CopyTo(span));
+        }
+        var invFreq = new float[m];
+        for (int k = 0; k < m; k++) invFreq[k] = (float)(1.0 / Math.Pow(config.RopeTheta, 2.0 * k / d));
+        var random = new SplitMix64(seed);
+        Action<Span<float>> Uniform(float scale) => span =>
+        {
+            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
+        };
+        writer.Add(ClexRope.InvFreqTensor, DType.F32, [m], invFreq);
+        writer.Add(ClexRope.UpProjTensor, DType.F32, [m, hidden], Uniform(0.5f));
+        writer.Add(ClexRope.DownProjTensor, DType.F32, [hidden, m], Uniform(0.3f));
+        writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["longlm_fixture"] = $"llama-clex/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(baseDirectory)))}/seed={seed}",
+        });
+    }
 
     /// <summary>Writes the fixture into <paramref name="directory"/> (created if needed).</summary>
     public static void Write(string family, FixtureShape shape, DType dtype, ulong seed, string directory)
