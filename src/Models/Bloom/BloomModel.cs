@@ -77,25 +77,10 @@ public sealed class BloomModel : ICausalLM
         b.Embedding(_weights.WordEmbeddings, ids, _ws.Xb);
         b.LayerNorm(_ws.Xb, _weights.WordEmbeddingsLayernorm, _weights.WordEmbeddingsLayernormBias, _ws.X, n, d, _eps);
 
+        // Each layer: h += dense(attn(query_key_value(input_layernorm(h)))) with ALiBi biases, then
+        // h += dense_4h_to_h(gelu_tanh(dense_h_to_4h(post_attention_layernorm(h)))).
         for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            var w = _weights.Layers[l];
-            // h += dense(attn(q, k, v)) with q, k, v from query_key_value(input_layernorm(h)) and ALiBi biases.
-            b.LayerNorm(_ws.X, w.InputLayernorm, w.InputLayernormBias, _ws.Xb, n, d, _eps);
-            b.MatMul(_ws.Xb, w.Wq, w.Bq, _ws.Q, n);
-            b.MatMul(_ws.Xb, w.Wk, w.Bk, _ws.K, n);
-            b.MatMul(_ws.Xb, w.Wv, w.Bv, _ws.V, n);
-            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
-            b.MatMul(_ws.Attn, w.Dense, w.DenseBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
-
-            // h += dense_4h_to_h(gelu_tanh(dense_h_to_4h(post_attention_layernorm(h)))).
-            b.LayerNorm(_ws.X, w.PostAttentionLayernorm, w.PostAttentionLayernormBias, _ws.Xb, n, d, _eps);
-            b.MatMul(_ws.Xb, w.DenseHTo4h, w.DenseHTo4hBias, _ws.Up, n);
-            b.Gelu(_ws.Up, _ws.Up, (long)n * c.IntermediateSize, GeluApproximation.Tanh);
-            b.MatMul(_ws.Up, w.Dense4hToH, w.Dense4hToHBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
-        }
+            LayerNormGeluBlock.Run(b, _ws, _attention, cache, l, _weights.Layers[l], n, d, c.IntermediateSize, _eps, GeluApproximation.Tanh);
         _attention.End(cache);
 
         _ws.Head(n, rows == LogitsRows.All, r => b.LayerNorm(_ws.X, _weights.LnF, _weights.LnFBias, _ws.Xb, r, d, _eps), _weights.LmHead, logits);

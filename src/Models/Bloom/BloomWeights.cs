@@ -13,7 +13,16 @@ public sealed record BloomLayerWeights(
     DeviceWeight Dense, DeviceWeight DenseBias,                                    // (hidden, hidden): self_attention.dense
     DeviceWeight PostAttentionLayernorm, DeviceWeight PostAttentionLayernormBias, // (hidden)
     DeviceWeight DenseHTo4h, DeviceWeight DenseHTo4hBias,                          // (4 * hidden, hidden)
-    DeviceWeight Dense4hToH, DeviceWeight Dense4hToHBias);                         // (hidden, 4 * hidden)
+    DeviceWeight Dense4hToH, DeviceWeight Dense4hToHBias)                          // (hidden, 4 * hidden)
+    : ILayerNormGeluLayer
+{
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionNorm => (InputLayernorm, InputLayernormBias);
+    (DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Qkv => (Wq, Bq, Wk, Bk, Wv, Bv);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionOut => (Dense, DenseBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.MlpNorm => (PostAttentionLayernorm, PostAttentionLayernormBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Up => (DenseHTo4h, DenseHTo4hBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Down => (Dense4hToH, Dense4hToHBias);
+}
 
 /// <summary>All weights of a BLOOM model, shape-checked against config.json as they load.</summary>
 public sealed record BloomWeights(

@@ -65,25 +65,10 @@ public sealed class MptModel : ICausalLM
         _attention.Begin(cache, n);
         b.Embedding(_weights.Wte, ids, _ws.X);
 
+        // Each layer: x += out_proj(attn(Wqkv(norm_1(x)))) with ALiBi biases, then
+        // x += down_proj(gelu(up_proj(norm_2(x)))), GELU exact (nn.GELU(approximate='none')).
         for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            var w = _weights.Layers[l];
-            // x += out_proj(attn(q, k, v)) with q, k, v = Wqkv(norm_1(x)) and ALiBi biases on the logits.
-            b.LayerNorm(_ws.X, w.Norm1, w.Norm1Bias, _ws.Xb, n, d, _eps);
-            b.MatMul(_ws.Xb, w.Wq, w.Bq, _ws.Q, n);
-            b.MatMul(_ws.Xb, w.Wk, w.Bk, _ws.K, n);
-            b.MatMul(_ws.Xb, w.Wv, w.Bv, _ws.V, n);
-            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
-            b.MatMul(_ws.Attn, w.OutProj, w.OutProjBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
-
-            // x += down_proj(gelu(up_proj(norm_2(x)))), GELU exact (nn.GELU(approximate='none')).
-            b.LayerNorm(_ws.X, w.Norm2, w.Norm2Bias, _ws.Xb, n, d, _eps);
-            b.MatMul(_ws.Xb, w.UpProj, w.UpProjBias, _ws.Up, n);
-            b.Gelu(_ws.Up, _ws.Up, (long)n * c.IntermediateSize, GeluApproximation.None);
-            b.MatMul(_ws.Up, w.DownProj, w.DownProjBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * d);
-        }
+            LayerNormGeluBlock.Run(b, _ws, _attention, cache, l, _weights.Layers[l], n, d, c.IntermediateSize, _eps, GeluApproximation.None);
         _attention.End(cache);
 
         _ws.Head(n, rows == LogitsRows.All, r => b.LayerNorm(_ws.X, _weights.NormF, _weights.NormFBias, _ws.Xb, r, d, _eps), _weights.LmHead, logits);

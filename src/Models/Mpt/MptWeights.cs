@@ -14,7 +14,16 @@ public sealed record MptLayerWeights(
     DeviceWeight OutProj, DeviceWeight? OutProjBias,   // (d_model, d_model)
     DeviceWeight Norm2, DeviceWeight? Norm2Bias,       // (d_model)
     DeviceWeight UpProj, DeviceWeight? UpProjBias,     // (expansion_ratio * d_model, d_model)
-    DeviceWeight DownProj, DeviceWeight? DownProjBias); // (d_model, expansion_ratio * d_model)
+    DeviceWeight DownProj, DeviceWeight? DownProjBias) // (d_model, expansion_ratio * d_model)
+    : ILayerNormGeluLayer
+{
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionNorm => (Norm1, Norm1Bias);
+    (DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Qkv => (Wq, Bq, Wk, Bk, Wv, Bv);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionOut => (OutProj, OutProjBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.MlpNorm => (Norm2, Norm2Bias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Up => (UpProj, UpProjBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Down => (DownProj, DownProjBias);
+}
 
 /// <summary>All weights of an MPT model, shape-checked against config.json as they load.</summary>
 public sealed record MptWeights(

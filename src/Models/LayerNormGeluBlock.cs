@@ -1,0 +1,50 @@
+using LongLM.Kernels;
+using LongLM.Kernels.Ops;
+using LongLM.Runtime.Attention;
+using LongLM.Runtime.Inference;
+
+namespace LongLM.Models;
+
+/// <summary>
+/// The weights of a GPT-style pre-LayerNorm decoder layer (MPT, BLOOM), whatever the family calls them:
+/// each family's record maps its HF-named tensors onto these roles.
+/// </summary>
+public interface ILayerNormGeluLayer
+{
+    /// <summary>LayerNorm before attention (weight, optional bias): (hidden).</summary>
+    (DeviceWeight Weight, DeviceWeight? Bias) AttentionNorm { get; }
+    /// <summary>q, k, v projections (hidden, hidden) with optional biases, split from the fused HF tensor.</summary>
+    (DeviceWeight Wq, DeviceWeight? Bq, DeviceWeight Wk, DeviceWeight? Bk, DeviceWeight Wv, DeviceWeight? Bv) Qkv { get; }
+    /// <summary>Attention output projection (hidden, hidden).</summary>
+    (DeviceWeight Weight, DeviceWeight? Bias) AttentionOut { get; }
+    /// <summary>LayerNorm before the MLP: (hidden).</summary>
+    (DeviceWeight Weight, DeviceWeight? Bias) MlpNorm { get; }
+    /// <summary>MLP up projection (intermediate, hidden).</summary>
+    (DeviceWeight Weight, DeviceWeight? Bias) Up { get; }
+    /// <summary>MLP down projection (hidden, intermediate).</summary>
+    (DeviceWeight Weight, DeviceWeight? Bias) Down { get; }
+}
+
+/// <summary>One pre-LayerNorm decoder layer: x += attn(LN(x)); x += down(gelu(up(LN(x)))).</summary>
+public static class LayerNormGeluBlock
+{
+    /// <summary>Runs layer <paramref name="layer"/> over the workspace's residual stream X (rows tokens).</summary>
+    public static void Run(IBackend b, DecoderWorkspace ws, AttentionBlock attention, KvCache cache, int layer, ILayerNormGeluLayer w,
+        int rows, int hidden, int intermediate, float eps, GeluApproximation gelu)
+    {
+        b.LayerNorm(ws.X, w.AttentionNorm.Weight, w.AttentionNorm.Bias, ws.Xb, rows, hidden, eps);
+        var qkv = w.Qkv;
+        b.MatMul(ws.Xb, qkv.Wq, qkv.Bq, ws.Q, rows);
+        b.MatMul(ws.Xb, qkv.Wk, qkv.Bk, ws.K, rows);
+        b.MatMul(ws.Xb, qkv.Wv, qkv.Bv, ws.V, rows);
+        attention.Run(layer, cache, ws.Q, ws.K, ws.V, ws.Attn);
+        b.MatMul(ws.Attn, w.AttentionOut.Weight, w.AttentionOut.Bias, ws.Xb, rows);
+        b.Add(ws.X, ws.Xb, ws.X, (long)rows * hidden);
+
+        b.LayerNorm(ws.X, w.MlpNorm.Weight, w.MlpNorm.Bias, ws.Xb, rows, hidden, eps);
+        b.MatMul(ws.Xb, w.Up.Weight, w.Up.Bias, ws.Up, rows);
+        b.Gelu(ws.Up, ws.Up, (long)rows * intermediate, gelu);
+        b.MatMul(ws.Up, w.Down.Weight, w.Down.Bias, ws.Xb, rows);
+        b.Add(ws.X, ws.Xb, ws.X, (long)rows * hidden);
+    }
+}
