@@ -271,18 +271,12 @@ public static class ClexOde
         var shape = new ClexShape(m, hidden, activation, grid.Length, times.Length);
         shape.Validate();
         var terms = TimeTerms(grid, m, timeEmbeddingBase);
-        DeviceBuffer Upload(ReadOnlySpan<float> values)
-        {
-            var buffer = backend.Allocate(values.Length);
-            backend.Upload(values, buffer);
-            return buffer;
-        }
-        using var dz0 = Upload(z0);
-        using var dup = Upload(upProj);
-        using var ddown = Upload(downProj);
-        using var dgrid = Upload(grid);
-        using var dterms = Upload(terms);
-        using var dtimes = Upload(times);
+        using var dz0 = backend.UploadNew(z0);
+        using var dup = backend.UploadNew(upProj);
+        using var ddown = backend.UploadNew(downProj);
+        using var dgrid = backend.UploadNew(grid);
+        using var dterms = backend.UploadNew(terms);
+        using var dtimes = backend.UploadNew(times);
         using var dresult = backend.Allocate((long)times.Length * m);
         backend.ClexIntegrate(dz0, dup, ddown, dgrid, dterms, dtimes, dresult, shape);
         var result = new float[times.Length * m];

@@ -204,8 +204,7 @@ public sealed class AttentionBlock : IDisposable
         var table = new float[count * pairs * 2];
         for (int i = 0; i < count; i++)
             Kernels.Ops.Rope.CosSin(cache.LocalFirstPosition + i, inverse, table.AsSpan(i * pairs * 2, pairs * 2), factor);
-        using var cosSin = _backend.Allocate(table.Length);
-        _backend.Upload(table, cosSin);
+        using var cosSin = _backend.UploadNew(table);
         for (int l = 0; l < cache.Layers; l++)
         {
             _backend.Copy(cache.RawLocalKeys(l)!, 0, cache.LocalKeys(l), 0, (long)count * kvDim);

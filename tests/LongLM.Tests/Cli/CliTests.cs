@@ -11,6 +11,12 @@ public sealed class CliTests : IDisposable
 
     private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
+    /// <summary>A writable copy of stories260K to damage.</summary>
+    private void CopyStories()
+    {
+        foreach (var f in Directory.GetFiles(Stories)) File.Copy(f, _dir.File(Path.GetFileName(f)));
+    }
+
     [Fact]
     public void Generate_GreedyJson_EqualsLlama2cGolden()
     {
@@ -125,7 +131,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Generate_CorruptWeights_NamesFile()
     {
-        foreach (var f in Directory.GetFiles(Stories)) File.Copy(f, _dir.File(Path.GetFileName(f)));
+        CopyStories();
         File.WriteAllBytes(_dir.File("model.safetensors"), [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x7B]);
         var (exit, _, err) = CliRunner.Run("generate", "--model", _dir.Path, "--max-tokens", "2");
         Assert.Equal(2, exit);
@@ -136,7 +142,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Generate_UnsupportedArchitecture_ListsSupported()
     {
-        foreach (var f in Directory.GetFiles(Stories)) File.Copy(f, _dir.File(Path.GetFileName(f)));
+        CopyStories();
         var config = File.ReadAllText(_dir.File("config.json")).Replace("LlamaForCausalLM", "FalconForCausalLM").Replace("\"llama\"", "\"falcon\"");
         File.WriteAllText(_dir.File("config.json"), config);
         var (exit, _, err) = CliRunner.Run("generate", "--model", _dir.Path);
@@ -149,7 +155,7 @@ public sealed class CliTests : IDisposable
     public void Generate_WrongTensorShape_NamesTensor()
     {
         // A config that disagrees with the weights (a real failure mode of hand-edited folders).
-        foreach (var f in Directory.GetFiles(Stories)) File.Copy(f, _dir.File(Path.GetFileName(f)));
+        CopyStories();
         File.WriteAllText(_dir.File("config.json"), File.ReadAllText(_dir.File("config.json")).Replace("\"intermediate_size\": 172", "\"intermediate_size\": 171"));
         var (exit, _, err) = CliRunner.Run("generate", "--model", _dir.Path);
         Assert.Equal(2, exit);

@@ -21,12 +21,7 @@ public abstract class BackendParityTests : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    private DeviceBuffer Upload(float[] values)
-    {
-        var buffer = _backend.Allocate(values.Length);
-        _backend.Upload(values, buffer);
-        return buffer;
-    }
+    private DeviceBuffer Upload(float[] values) => _backend.UploadNew(values);
 
     private float[] Download(DeviceBuffer buffer, long count)
     {
@@ -199,12 +194,7 @@ public abstract class BackendParityTests : IDisposable
     /// <summary>Runs one <see cref="AttentionCases"/> case on <paramref name="backend"/> against Ops.Attention.Reference.</summary>
     internal static void AssertAttentionMatchesReference(IBackend backend, string name, AttentionShape shape)
     {
-        DeviceBuffer Upload(float[] values)
-        {
-            var buffer = backend.Allocate(values.Length);
-            backend.Upload(values, buffer);
-            return buffer;
-        }
+        DeviceBuffer Upload(float[] values) => backend.UploadNew(values);
 
         bool alibi = name.StartsWith("ALiBi", StringComparison.Ordinal);
         int rowDim = shape.Heads * shape.HeadDim, kvDim = shape.KvHeads * shape.HeadDim;
