@@ -37,7 +37,7 @@ internal static class DecodeHarness
         {
             double bandwidth = BandwidthHarness.Measure(bandwidthBuffer, 5);
             var runTimes = new List<double>();
-            using var cache = lm.Model.CreateCache();
+            using var cache = lm.Model.CreateSequence();
             lm.Model.Forward([c.BosTokenId ?? 0, 1, 2, 3], cache, logits, LogitsRows.Last);
             for (int i = 0; i < tokens; i++)
             {

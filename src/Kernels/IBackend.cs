@@ -18,6 +18,12 @@ public interface IBackend : IDisposable
     /// <summary>"cpu", "cuda", "ilgpu-cpu".</summary>
     string Name { get; }
 
+    /// <summary>
+    /// Whether ops may be called from several threads at once (on different buffers). When false, callers serialise
+    /// their calls by locking the backend object (models do, per chunk).
+    /// </summary>
+    bool SupportsConcurrentCalls { get; }
+
     /// <summary>A zeroed float32 buffer.</summary>
     DeviceBuffer Allocate(long length);
 

@@ -12,10 +12,16 @@ namespace LongLM.Models;
 /// A model folder in Hugging Face layout, loaded: config, memory-mapped weights on a backend, tokenizer.
 /// The entry point of the library: <c>using var lm = LanguageModel.Load(dir); using var chat = lm.CreateSession();</c>
 /// </summary>
+/// <remarks>
+/// Thread-safe: one model serves any number of sessions and <see cref="Logits"/> calls from any number of threads,
+/// each with its own state. After <see cref="Dispose"/> (which waits for calls in flight to reach a chunk boundary)
+/// every member throws <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class LanguageModel : IDisposable
 {
     private readonly WeightStore _store;
     private readonly bool _ownsBackend;
+    private bool _disposed;
 
     private LanguageModel(string directory, ModelConfig config, GenerationConfig? generation, WeightStore store,
         ICausalLM model, ModelTokenizer tokenizer, bool ownsBackend)
@@ -98,33 +104,40 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
-    /// <summary>A new conversation with its own KV cache.</summary>
-    public InferenceSession CreateSession() => new(Model, Tokenizer, StopIds);
+    /// <summary>A new conversation with its own sequence state; sessions are independent of each other.</summary>
+    public InferenceSession CreateSession()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new(Model, Tokenizer, StopIds);
+    }
 
     /// <summary>
-    /// Float32 logits for every position of <paramref name="ids"/> ([ids.Length, vocab]), from an empty cache, run in
-    /// chunks of <paramref name="chunk"/> tokens so activations stay bounded.
+    /// Float32 logits for every position of <paramref name="ids"/> ([ids.Length, vocab]) from an empty cache: exactly
+    /// HF's <c>model(input_ids).logits</c>, one logical forward call. <paramref name="chunk"/> only bounds activation
+    /// memory (tokens per internal pass); it never changes a number.
     /// </summary>
-    public float[] Logits(ReadOnlySpan<int> ids, int chunk = 512)
+    public float[] Logits(ReadOnlySpan<int> ids, int chunk = SequenceState.DefaultPrefillChunk, CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (ids.IsEmpty) throw new LongLMException("no token ids given");
         int vocab = Config.VocabSize;
-        var logits = new float[(long)ids.Length * vocab];
-        using var cache = Model.CreateCache();
-        for (int start = 0; start < ids.Length; start += chunk)
-        {
-            int n = Math.Min(chunk, ids.Length - start);
-            Model.Forward(ids.Slice(start, n), cache, logits.AsSpan(start * vocab, n * vocab), LogitsRows.All);
-        }
+        long size = (long)ids.Length * vocab;
+        if (size > Array.MaxLength) throw new LongLMException($"{ids.Length} rows of {vocab} logits do not fit in one array; score long inputs with ppl or a session");
+        using var sequence = Model.CreateSequence();
+        sequence.PrefillChunk = chunk;
+        var logits = new float[size];
+        Model.Forward(ids, sequence, logits, LogitsRows.All, cancellationToken);
         return logits;
     }
 
     /// <summary>Parameter count as stored (tied embeddings counted once).</summary>
     public long ParameterCount => _store.Files.SelectMany(f => f.Tensors.Values).Sum(t => t.ElementCount);
 
-    /// <inheritdoc />
+    /// <summary>Releases the weights (device copies and the memory map) and, if owned, the backend; a second call is a no-op.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         var backend = Model.Backend;
         Model.Dispose();
         _store.Dispose();

@@ -29,15 +29,16 @@ public interface ILayerNormGeluLayer
 public static class LayerNormGeluBlock
 {
     /// <summary>Runs layer <paramref name="layer"/> over the workspace's residual stream X (rows tokens).</summary>
-    public static void Run(IBackend b, DecoderWorkspace ws, AttentionBlock attention, KvCache cache, int layer, ILayerNormGeluLayer w,
+    public static void Run(IBackend b, SequenceState sequence, AttentionBlock attention, int layer, ILayerNormGeluLayer w,
         int rows, int hidden, int intermediate, float eps, GeluApproximation gelu)
     {
+        var ws = sequence.Workspace;
         b.LayerNorm(ws.X, w.AttentionNorm.Weight, w.AttentionNorm.Bias, ws.Xb, rows, hidden, eps);
         var qkv = w.Qkv;
         b.MatMul(ws.Xb, qkv.Wq, qkv.Bq, ws.Q, rows);
         b.MatMul(ws.Xb, qkv.Wk, qkv.Bk, ws.K, rows);
         b.MatMul(ws.Xb, qkv.Wv, qkv.Bv, ws.V, rows);
-        attention.Run(layer, cache, ws.Q, ws.K, ws.V, ws.Attn);
+        attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
         b.MatMul(ws.Attn, w.AttentionOut.Weight, w.AttentionOut.Bias, ws.Xb, rows);
         b.Add(ws.X, ws.Xb, ws.X, (long)rows * hidden);
 

@@ -12,6 +12,10 @@ public sealed class CpuBackend : IBackend
     public string Name => "cpu";
 
     /// <inheritdoc />
+    /// <remarks>Ops keep no state between calls; each works on the caller's buffers over the shared thread pool.</remarks>
+    public bool SupportsConcurrentCalls => true;
+
+    /// <inheritdoc />
     public DeviceBuffer Allocate(long length) => new CpuBuffer(length);
 
     /// <inheritdoc />

@@ -103,6 +103,10 @@ public sealed class IlgpuBackend : IBackend
     public string Name { get; }
 
     /// <inheritdoc />
+    /// <remarks>One accelerator stream, shared staging buffers (token ids, argmax result) and a kernel cache: callers serialise.</remarks>
+    public bool SupportsConcurrentCalls => false;
+
+    /// <inheritdoc />
     public DeviceBuffer Allocate(long length) => new IlgpuBuffer(_accelerator, length);
 
     /// <inheritdoc />

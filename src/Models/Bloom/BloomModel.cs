@@ -15,16 +15,31 @@ namespace LongLM.Models.Bloom;
 /// BLOOM configs rarely give a trained length; it is then 2048 (<see cref="ModelConfig.BloomTrainedLength"/>), the
 /// default L = D of LM-Infinite.
 /// </summary>
-public sealed class BloomModel : ICausalLM
+public sealed class BloomModel : DecoderModel
 {
     private readonly FusedQkv _qkv = new();
     private readonly BloomWeights _weights;
-    private readonly AttentionBlock _attention;
-    private readonly DecoderWorkspace _ws;
     private readonly float _eps;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public BloomModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+        : base(Checked(config, out float eps), backend, new AttentionBlock(backend, policy,
+            new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads)),
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+    {
+        _eps = eps;
+        try
+        {
+            _weights = BloomWeights.Load(store, config, Loader, _qkv);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private static ModelConfig Checked(ModelConfig config, out float eps)
     {
         var raw = RawConfig.Of(config);
         // BLOOM's residual is taken before the LayerNorm in every released checkpoint; the other branch is refused.
@@ -32,66 +47,40 @@ public sealed class BloomModel : ICausalLM
             throw raw.Error("apply_residual_connection_post_layernorm true is not supported");
         if (config.NumKeyValueHeads != config.NumAttentionHeads)
             throw raw.Error("grouped key/value heads are not supported for BLOOM (multi-head attention only)");
-        double eps = raw.Double("layer_norm_epsilon") ?? 1e-5;
-        if (eps is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {eps} is out of range");
-        Config = config;
-        Backend = backend;
-        _eps = (float)eps;
-        _attention = new AttentionBlock(backend, policy, new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads)),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim);
-        try
-        {
-            _weights = BloomWeights.Load(store, config, backend, _qkv);
-        }
-        catch
-        {
-            _attention.Dispose();
-            _qkv.Dispose();
-            throw;
-        }
-        _ws = new DecoderWorkspace(backend, config, gated: false);
+        double value = raw.Double("layer_norm_epsilon") ?? 1e-5;
+        if (value is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {value} is out of range");
+        eps = (float)value;
+        return config;
     }
 
     /// <inheritdoc />
-    public ModelConfig Config { get; }
+    protected override DeviceWeight LmHead => _weights.LmHead;
 
     /// <inheritdoc />
-    public IBackend Backend { get; }
-
-    /// <inheritdoc />
-    public AttentionPolicy Policy => _attention.Policy;
-
-    /// <inheritdoc />
-    public KvCache CreateCache(long firstPosition = 0) =>
-        new(Backend, Config.NumHiddenLayers, Config.NumAttentionHeads, Config.HeadDim, Policy, firstPosition);
-
-    /// <inheritdoc />
-    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    protected override void RunLayers(ReadOnlySpan<int> ids, SequenceState sequence)
     {
         var c = Config;
         var b = Backend;
+        var ws = sequence.Workspace;
         int n = ids.Length, d = c.HiddenSize;
-        _ws.Prepare(ids);
-        _attention.Begin(cache, n);
         // h = word_embeddings_layernorm(word_embeddings[ids]).
-        b.Embedding(_weights.WordEmbeddings, ids, _ws.Xb);
-        b.LayerNorm(_ws.Xb, _weights.WordEmbeddingsLayernorm, _weights.WordEmbeddingsLayernormBias, _ws.X, n, d, _eps);
+        b.Embedding(_weights.WordEmbeddings, ids, ws.Xb);
+        b.LayerNorm(ws.Xb, _weights.WordEmbeddingsLayernorm, _weights.WordEmbeddingsLayernormBias, ws.X, n, d, _eps);
 
         // Each layer: h += dense(attn(query_key_value(input_layernorm(h)))) with ALiBi biases, then
         // h += dense_4h_to_h(gelu_tanh(dense_h_to_4h(post_attention_layernorm(h)))).
         for (int l = 0; l < c.NumHiddenLayers; l++)
-            LayerNormGeluBlock.Run(b, _ws, _attention, cache, l, _weights.Layers[l], n, d, c.IntermediateSize, _eps, GeluApproximation.Tanh);
-        _attention.End(cache);
-
-        _ws.Head(n, rows == LogitsRows.All, r => b.LayerNorm(_ws.X, _weights.LnF, _weights.LnFBias, _ws.Xb, r, d, _eps), _weights.LmHead, logits);
+            LayerNormGeluBlock.Run(b, sequence, Attention, l, _weights.Layers[l], n, d, c.IntermediateSize, _eps, GeluApproximation.Tanh);
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _ws.Dispose();
-        _attention.Dispose();
-        _qkv.Dispose();
-    }
+    protected override void FinalNorm(DecoderWorkspace ws, int rows) =>
+        Backend.LayerNorm(ws.X, _weights.LnF, _weights.LnFBias, ws.Xb, rows, Config.HiddenSize, _eps);
 
+    /// <inheritdoc />
+    protected override void DisposeWeights()
+    {
+        base.DisposeWeights();
+        _qkv?.Dispose();
+    }
 }

@@ -37,7 +37,7 @@ public sealed record BloomWeights(
     /// "transformer." prefix; the released bigscience checkpoints were saved from the bare BloomModel (no prefix) and
     /// load too, as HF's loader would. query_key_value is split into q, k, v in memory owned by <paramref name="qkv"/>.
     /// </summary>
-    internal static BloomWeights Load(WeightStore store, ModelConfig c, IBackend backend, FusedQkv qkv)
+    internal static BloomWeights Load(WeightStore store, ModelConfig c, WeightLoader backend, FusedQkv qkv)
     {
         string root = store.Contains("transformer.word_embeddings.weight") || !store.Contains("word_embeddings.weight") ? "transformer." : "";
         long d = c.HiddenSize, ffn = c.IntermediateSize;

@@ -12,80 +12,71 @@ namespace LongLM.Models.Llama;
 /// The Llama family (Llama 1/2/3, Mistral, Qwen2, SmolLM, TinyLlama) as HF modeling_llama computes it:
 /// pre-norm decoder layers of RMSNorm, GQA attention with half-split RoPE, and a SwiGLU MLP.
 /// </summary>
-public sealed class LlamaModel : ICausalLM
+public sealed class LlamaModel : DecoderModel
 {
     private readonly LlamaWeights _weights;
-    private readonly AttentionBlock _attention;
-    private readonly DecoderWorkspace _ws;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
+        : base(Checked(config), backend, new AttentionBlock(backend, policy,
+            RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit, backend),
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true)
+    {
+        try
+        {
+            _weights = LlamaWeights.Load(store, config, Loader);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private static ModelConfig Checked(ModelConfig config)
     {
         if (config.HiddenAct is not ("silu" or "swish"))
             throw new ConfigException(config.FilePath, $"hidden_act '{config.HiddenAct}' is not supported for Llama-family models (supported: silu)");
         if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
-        Config = config;
-        Backend = backend;
-        _attention = new AttentionBlock(backend, policy, RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit, backend),
-            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-        _weights = LlamaWeights.Load(store, config, backend);
-        _ws = new DecoderWorkspace(backend, config, gated: true);
+        return config;
     }
 
     /// <inheritdoc />
-    public ModelConfig Config { get; }
+    protected override DeviceWeight LmHead => _weights.LmHead;
 
     /// <inheritdoc />
-    public IBackend Backend { get; }
-
-    /// <inheritdoc />
-    public AttentionPolicy Policy => _attention.Policy;
-
-    /// <inheritdoc />
-    public KvCache CreateCache(long firstPosition = 0) =>
-        new(Backend, Config.NumHiddenLayers, Config.NumKeyValueHeads, Config.HeadDim, Policy, firstPosition, _attention.KeepsRawLocalKeys);
-
-    /// <inheritdoc />
-    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    protected override void RunLayers(ReadOnlySpan<int> ids, SequenceState sequence)
     {
         var c = Config;
         var b = Backend;
+        var ws = sequence.Workspace;
         int n = ids.Length, hidden = c.HiddenSize;
-        _ws.Prepare(ids);
-        _attention.Begin(cache, n);
-        b.Embedding(_weights.EmbedTokens, ids, _ws.X);
+        b.Embedding(_weights.EmbedTokens, ids, ws.X);
         float eps = (float)c.RmsNormEps;
 
         for (int l = 0; l < c.NumHiddenLayers; l++)
         {
             var w = _weights.Layers[l];
             // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on RMSNorm(x), attention under the policy.
-            b.RmsNorm(_ws.X, w.InputLayernorm, _ws.Xb, n, hidden, eps);
-            b.MatMul(_ws.Xb, w.QProj, w.QBias, _ws.Q, n);
-            b.MatMul(_ws.Xb, w.KProj, w.KBias, _ws.K, n);
-            b.MatMul(_ws.Xb, w.VProj, w.VBias, _ws.V, n);
-            _attention.Run(l, cache, _ws.Q, _ws.K, _ws.V, _ws.Attn);
-            b.MatMul(_ws.Attn, w.OProj, w.OBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
+            b.RmsNorm(ws.X, w.InputLayernorm, ws.Xb, n, hidden, eps);
+            b.MatMul(ws.Xb, w.QProj, w.QBias, ws.Q, n);
+            b.MatMul(ws.Xb, w.KProj, w.KBias, ws.K, n);
+            b.MatMul(ws.Xb, w.VProj, w.VBias, ws.V, n);
+            Attention.Run(l, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
+            b.MatMul(ws.Attn, w.OProj, w.OBias, ws.Xb, n);
+            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = RMSNorm(x).
-            b.RmsNorm(_ws.X, w.PostAttentionLayernorm, _ws.Xb, n, hidden, eps);
-            b.MatMul(_ws.Xb, w.GateProj, w.GateBias, _ws.Gate!, n);
-            b.MatMul(_ws.Xb, w.UpProj, w.UpBias, _ws.Up, n);
-            b.SiluMul(_ws.Gate!, _ws.Up, _ws.Gate!, (long)n * c.IntermediateSize);
-            b.MatMul(_ws.Gate!, w.DownProj, w.DownBias, _ws.Xb, n);
-            b.Add(_ws.X, _ws.Xb, _ws.X, (long)n * hidden);
+            b.RmsNorm(ws.X, w.PostAttentionLayernorm, ws.Xb, n, hidden, eps);
+            b.MatMul(ws.Xb, w.GateProj, w.GateBias, ws.Gate!, n);
+            b.MatMul(ws.Xb, w.UpProj, w.UpBias, ws.Up, n);
+            b.SiluMul(ws.Gate!, ws.Up, ws.Gate!, (long)n * c.IntermediateSize);
+            b.MatMul(ws.Gate!, w.DownProj, w.DownBias, ws.Xb, n);
+            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
         }
-        _attention.End(cache);
-
-        _ws.Head(n, rows == LogitsRows.All, r => b.RmsNorm(_ws.X, _weights.Norm, _ws.Xb, r, hidden, eps), _weights.LmHead, logits);
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _ws.Dispose();
-        _attention.Dispose();
-    }
-
+    protected override void FinalNorm(DecoderWorkspace ws, int rows) =>
+        Backend.RmsNorm(ws.X, _weights.Norm, ws.Xb, rows, Config.HiddenSize, (float)Config.RmsNormEps);
 }

@@ -24,7 +24,7 @@ public sealed record LlamaWeights(
     DeviceWeight LmHead)       // (vocab, hidden); embed_tokens when tied
 {
     /// <summary>Loads every tensor from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
-    public static LlamaWeights Load(WeightStore store, ModelConfig c, IBackend backend)
+    public static LlamaWeights Load(WeightStore store, ModelConfig c, WeightLoader backend)
     {
         long hidden = c.HiddenSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim, ffn = c.IntermediateSize;
         DeviceWeight Load(string name, params long[] shape) => backend.LoadWeight(store.View(name, shape));

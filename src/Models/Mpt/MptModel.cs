@@ -13,74 +13,51 @@ namespace LongLM.Models.Mpt;
 /// position embeddings, and a GELU (exact erf) MLP of width expansion_ratio * d_model; the output head is wte.
 /// Under LM-Infinite the ALiBi distances are clipped at D for the starting tokens (the efficient-path rule).
 /// </summary>
-public sealed class MptModel : ICausalLM
+public sealed class MptModel : DecoderModel
 {
     private readonly MptWeights _weights;
-    private readonly AttentionBlock _attention;
-    private readonly DecoderWorkspace _ws;
     private readonly float _eps;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public MptModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+        : this(config, MptSettings.Read(config), store, backend, policy)
     {
-        var settings = MptSettings.Read(config);
-        Config = config;
-        Backend = backend;
-        _eps = (float)settings.LayerNormEps;
-        _attention = new AttentionBlock(backend, policy,
+    }
+
+    private MptModel(ModelConfig config, MptSettings settings, WeightStore store, IBackend backend, AttentionPolicy policy)
+        : base(config, backend, new AttentionBlock(backend, policy,
             new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads, settings.AlibiBiasMax)),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim);
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+    {
+        _eps = (float)settings.LayerNormEps;
         try
         {
-            _weights = MptWeights.Load(store, config, backend, settings.NoBias);
+            _weights = MptWeights.Load(store, config, Loader, settings.NoBias);
         }
         catch
         {
-            _attention.Dispose();
+            Dispose();
             throw;
         }
-        _ws = new DecoderWorkspace(backend, config, gated: false);
     }
 
     /// <inheritdoc />
-    public ModelConfig Config { get; }
+    protected override DeviceWeight LmHead => _weights.LmHead;
 
     /// <inheritdoc />
-    public IBackend Backend { get; }
-
-    /// <inheritdoc />
-    public AttentionPolicy Policy => _attention.Policy;
-
-    /// <inheritdoc />
-    public KvCache CreateCache(long firstPosition = 0) =>
-        new(Backend, Config.NumHiddenLayers, Config.NumAttentionHeads, Config.HeadDim, Policy, firstPosition);
-
-    /// <inheritdoc />
-    public void Forward(ReadOnlySpan<int> ids, KvCache cache, Span<float> logits, LogitsRows rows)
+    protected override void RunLayers(ReadOnlySpan<int> ids, SequenceState sequence)
     {
         var c = Config;
-        var b = Backend;
-        int n = ids.Length, d = c.HiddenSize;
-        _ws.Prepare(ids);
-        _attention.Begin(cache, n);
-        b.Embedding(_weights.Wte, ids, _ws.X);
-
+        Backend.Embedding(_weights.Wte, ids, sequence.Workspace.X);
         // Each layer: x += out_proj(attn(Wqkv(norm_1(x)))) with ALiBi biases, then
         // x += down_proj(gelu(up_proj(norm_2(x)))), GELU exact (nn.GELU(approximate='none')).
         for (int l = 0; l < c.NumHiddenLayers; l++)
-            LayerNormGeluBlock.Run(b, _ws, _attention, cache, l, _weights.Layers[l], n, d, c.IntermediateSize, _eps, GeluApproximation.None);
-        _attention.End(cache);
-
-        _ws.Head(n, rows == LogitsRows.All, r => b.LayerNorm(_ws.X, _weights.NormF, _weights.NormFBias, _ws.Xb, r, d, _eps), _weights.LmHead, logits);
+            LayerNormGeluBlock.Run(Backend, sequence, Attention, l, _weights.Layers[l], ids.Length, c.HiddenSize, c.IntermediateSize, _eps, GeluApproximation.None);
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _ws.Dispose();
-        _attention.Dispose();
-    }
-
+    protected override void FinalNorm(DecoderWorkspace ws, int rows) =>
+        Backend.LayerNorm(ws.X, _weights.NormF, _weights.NormFBias, ws.Xb, rows, Config.HiddenSize, _eps);
 }
 
 /// <summary>

@@ -37,7 +37,7 @@ public sealed record MptWeights(
     /// "transformer." prefix of MptForCausalLM; checkpoints saved from the bare MptModel (no prefix) load too, as HF's
     /// loader would. With <paramref name="noBias"/> false (llm-foundry's option), every LayerNorm and Linear has a bias.
     /// </summary>
-    public static MptWeights Load(WeightStore store, ModelConfig c, IBackend backend, bool noBias)
+    public static MptWeights Load(WeightStore store, ModelConfig c, WeightLoader backend, bool noBias)
     {
         string root = store.Contains("transformer.wte.weight") || !store.Contains("wte.weight") ? "transformer." : "";
         if (store.Contains(root + "wpe.weight"))

@@ -31,8 +31,15 @@ public abstract record PositionalEncoding
 /// The attention block of a model between the q/k/v projections and o_proj: rotary embedding (or ALiBi), the KV
 /// cache update, and attention under the policy (vanilla, sliding window, or LM-Infinite's Lambda mask with the
 /// distance ceiling and top-k middle tokens, algorithms.md 2.2 to 2.5 and 2.7). Model files call
-/// <see cref="Begin"/> once per forward, <see cref="Run"/> once per layer and <see cref="End"/> once.
+/// <see cref="Begin"/> once per chunk, <see cref="Run"/> once per layer and <see cref="End"/> once.
 /// </summary>
+/// <remarks>
+/// The block itself is immutable (policy, positional encoding, ALiBi slopes) and shared by every sequence; what
+/// changes while a sequence runs lives in that sequence's <see cref="KvCache"/> and <see cref="AttentionScratch"/>.
+/// A chunk is part of a <i>logical</i> forward call (one HF <c>model(input_ids)</c>): everything that depends on the
+/// length (the frequencies of dynamic NTK or CLEX, CLEX's log factor, D_eff, the top-k row) is taken from the
+/// logical call's total length, so the chunk size never changes a number.
+/// </remarks>
 public sealed class AttentionBlock : IDisposable
 {
     private readonly IBackend _backend;
@@ -40,9 +47,6 @@ public sealed class AttentionBlock : IDisposable
     private readonly DeviceBuffer? _alibiSlopes;
     private readonly int _heads, _kvHeads, _headDim;
     private readonly float _scale;
-    private int _rows;
-    private DeviceBuffer? _cosSin, _cosSinFar, _cosSinTopK, _farQuery, _topKQuery, _extraLogits, _extraValues;
-    private Call _call;
 
     /// <summary>Attention over heads of <paramref name="headDim"/> with the given positional encoding.</summary>
     public AttentionBlock(IBackend backend, AttentionPolicy policy, PositionalEncoding positions, int heads, int kvHeads, int headDim)
@@ -66,8 +70,7 @@ public sealed class AttentionBlock : IDisposable
                 if (policy.TopK > 0) throw new LongLMException("top-k middle tokens are defined for RoPE models only");
                 if (policy.Mode is AttentionMode.LambdaNoCeiling or AttentionMode.CeilingOnly)
                     throw new LongLMException($"--attention {policy.Mode.Name()} is defined for RoPE models only (ALiBi models: vanilla, lambda, window, truncate)");
-                _alibiSlopes = backend.Allocate(heads);
-                backend.Upload(alibi.Slopes, _alibiSlopes);
+                _alibiSlopes = backend.UploadNew(alibi.Slopes);
                 break;
         }
     }
@@ -75,48 +78,70 @@ public sealed class AttentionBlock : IDisposable
     /// <summary>The policy in force.</summary>
     public AttentionPolicy Policy { get; }
 
+    /// <summary>The rotary encoding (null for ALiBi).</summary>
+    public PositionalEncoding.Rotary? Rotary => _rotary;
+
     /// <summary>Whether caches must keep raw local keys (frequencies that change with the length, CLEX).</summary>
     public bool KeepsRawLocalKeys => _rotary?.ReRotateOnChange == true;
 
-    private readonly record struct Call(int Rows, long FirstPosition, long KeysAfter, bool TopKActive, int TopKBegin, int TopKEnd, float Scale);
+    /// <summary>An empty KV cache for <paramref name="layers"/> layers under this block's policy.</summary>
+    public KvCache CreateCache(int layers, long firstPosition = 0) =>
+        new(_backend, layers, _kvHeads, _headDim, Policy, firstPosition, KeepsRawLocalKeys);
 
-    /// <summary>Prepares a forward of <paramref name="rows"/> tokens at the cache's next positions (cos/sin tables, cache room).</summary>
-    public void Begin(KvCache cache, int rows)
+    /// <summary>The working buffers of one sequence.</summary>
+    public AttentionScratch CreateScratch() => new(_backend, _rotary?.RotaryDim ?? 0, _heads, _headDim, Policy.TopK);
+
+    /// <summary>
+    /// Checks that a logical call ending at <paramref name="callKeys"/> keys can run (CLEX's L_tr x max_factor limit),
+    /// before any chunk of it touches the cache.
+    /// </summary>
+    public void CheckCall(long callKeys) => _rotary?.Scaling.Compute(callKeys);
+
+    internal readonly record struct Call(int Rows, long FirstPosition, bool TopKActive, int TopKBegin, int TopKEnd, float Scale);
+
+    /// <summary>
+    /// Prepares a chunk of <paramref name="rows"/> tokens at the cache's next positions (cos/sin tables, cache room).
+    /// The chunk belongs to a logical call that ends with <paramref name="callKeys"/> keys in the cache;
+    /// <paramref name="lastChunk"/> says whether it holds that call's last row (the top-k row, 2.5).
+    /// </summary>
+    public void Begin(AttentionScratch scratch, KvCache cache, int rows, long callKeys, bool lastChunk)
     {
-        EnsureBuffers(rows);
+        if (callKeys < cache.TokenCount + rows) throw new ArgumentOutOfRangeException(nameof(callKeys), $"a call of {callKeys} keys cannot hold a chunk ending at {cache.TokenCount + rows}");
+        if (lastChunk && callKeys != cache.TokenCount + rows) throw new ArgumentException("the last chunk must end the call", nameof(lastChunk));
+        // Frequencies first: CLEX refuses past its limit before the cache changes.
+        var frequencies = _rotary?.Scaling.Compute(callKeys);
+        scratch.EnsureRows(rows);
         cache.BeginAppend(rows);
         long first = cache.NextPosition;
-        long keysAfter = cache.TokenCount + rows;
-        // Top-k (2.5): last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
-        bool topK = Policy.TopK > 0 && keysAfter - Policy.Window >= Policy.Global + Policy.TopK;
-        float scale = _rotary?.LogScale is { } logScale ? (float)(_scale * logScale(keysAfter)) : _scale;
-        _call = new Call(rows, first, keysAfter, topK, Policy.Global, (int)(keysAfter - Policy.Window), scale);
+        // Top-k (2.5): the call's last row only, middle region [G, K - L) of the far slots, active only if K - L >= G + k.
+        bool topK = lastChunk && Policy.TopK > 0 && callKeys - Policy.Window >= Policy.Global + Policy.TopK;
+        float scale = _rotary?.LogScale is { } logScale ? (float)(_scale * logScale(callKeys)) : _scale;
+        scratch.Call = new Call(rows, first, topK, Policy.Global, (int)Math.Min(int.MaxValue, callKeys - Policy.Window), scale);
         if (_rotary is null) return;
 
-        var frequencies = _rotary.Scaling.Compute(keysAfter);
-        var inverse = frequencies.InverseFrequencies;
+        var inverse = frequencies!.InverseFrequencies;
         float factor = frequencies.AttentionFactor;
-        int pairs = _rotary.RotaryDim / 2;
+        int pairs2 = _rotary.RotaryDim / 2 * 2;
         if (_rotary.ReRotateOnChange && cache.RotatedWith is { } old && !ReferenceEquals(old, inverse) && cache.LocalCount > 0)
             ReRotate(cache, inverse, factor);
         cache.RotatedWith = inverse;
-        var table = new float[rows * pairs * 2];
+        var table = scratch.Table.AsSpan(0, rows * pairs2);
         for (int r = 0; r < rows; r++)
-            Kernels.Ops.Rope.CosSin(first + r, inverse, table.AsSpan(r * pairs * 2, pairs * 2), factor);
-        _backend.Upload(table, _cosSin!);
+            Kernels.Ops.Rope.CosSin(first + r, inverse, table.Slice(r * pairs2, pairs2), factor);
+        _backend.Upload(table, scratch.CosSin);
 
         if (Policy.HasFarKeys && Policy.FarKeysRaw)
         {
-            // D_eff = min(D, K - 1) with K the keys of this call (algorithms.md 2.3); equal to D whenever it matters.
-            long deff = Math.Min(Policy.Distance, keysAfter - 1);
-            Kernels.Ops.Rope.CosSin(deff, inverse, table.AsSpan(0, pairs * 2), factor);
-            for (int r = 1; r < rows; r++) table.AsSpan(0, pairs * 2).CopyTo(table.AsSpan(r * pairs * 2));
-            _backend.Upload(table, _cosSinFar!);
+            // D_eff = min(D, K - 1) with K the keys of the logical call (algorithms.md 2.3); equal to D whenever it matters.
+            long deff = Math.Min(Policy.Distance, callKeys - 1);
+            Kernels.Ops.Rope.CosSin(deff, inverse, table[..pairs2], factor);
+            for (int r = 1; r < rows; r++) table[..pairs2].CopyTo(table.Slice(r * pairs2));
+            _backend.Upload(table, scratch.CosSinFar);
         }
         if (topK)
         {
-            Kernels.Ops.Rope.CosSin(Policy.TopKInsertAt, inverse, table.AsSpan(0, pairs * 2), factor);
-            _backend.Upload(table.AsSpan(0, pairs * 2), _cosSinTopK!);
+            Kernels.Ops.Rope.CosSin(Policy.TopKInsertAt, inverse, table[..pairs2], factor);
+            _backend.Upload(table[..pairs2], scratch.CosSinTopK);
         }
     }
 
@@ -124,10 +149,11 @@ public sealed class AttentionBlock : IDisposable
     /// One layer: q [rows, heads, hd], k and v [rows, kvHeads, hd] straight from the projections (k and q are
     /// rotated here); writes the attention output [rows, heads, hd].
     /// </summary>
-    public void Run(int layer, KvCache cache, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer output)
+    public void Run(int layer, AttentionScratch scratch, KvCache cache, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer output)
     {
         var b = _backend;
-        int rows = _call.Rows, kvDim = cache.KvDim, qDim = _heads * _headDim;
+        var call = scratch.Call;
+        int rows = call.Rows, kvDim = cache.KvDim, qDim = _heads * _headDim;
         var (localSlot, farSlot, farTake) = cache.Pending;
 
         // Raw (un-rotated) copies first: the far store and the ceiling query need them (2.3 "which tensor is rotated").
@@ -136,21 +162,21 @@ public sealed class AttentionBlock : IDisposable
         if (cache.RawLocalKeys(layer) is { } raw) b.Copy(k, 0, raw, (long)localSlot * kvDim, (long)rows * kvDim);
         // The ceiling query: q rotated to D against raw keys; ALiBi has no rotation, so it is q itself (with -m*D).
         bool stationary = _rotary is not null && Policy.HasFarKeys && Policy.FarKeysRaw;
-        bool topK = _call.TopKActive && Policy.TopKInLayer(layer);
+        bool topK = call.TopKActive && Policy.TopKInLayer(layer);
         if (_rotary is { } r)
         {
             if (stationary)
             {
-                b.Copy(q, 0, _farQuery!, 0, (long)rows * qDim);
-                b.Rope(_farQuery!, _cosSinFar!, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
+                b.Copy(q, 0, scratch.FarQuery, 0, (long)rows * qDim);
+                b.Rope(scratch.FarQuery, scratch.CosSinFar, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
             }
             if (topK)
             {
-                b.Copy(q, (long)(rows - 1) * qDim, _topKQuery!, 0, qDim);
-                b.Rope(_topKQuery!, _cosSinTopK!, 1, _heads, _headDim, r.RotaryDim, r.Pairing);
+                b.Copy(q, (long)(rows - 1) * qDim, scratch.TopKQuery, 0, qDim);
+                b.Rope(scratch.TopKQuery, scratch.CosSinTopK, 1, _heads, _headDim, r.RotaryDim, r.Pairing);
             }
-            b.Rope(q, _cosSin!, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
-            b.Rope(k, _cosSin!, rows, _kvHeads, _headDim, r.RotaryDim, r.Pairing);
+            b.Rope(q, scratch.CosSin, rows, _heads, _headDim, r.RotaryDim, r.Pairing);
+            b.Rope(k, scratch.CosSin, rows, _kvHeads, _headDim, r.RotaryDim, r.Pairing);
         }
         if (farTake > 0 && !Policy.FarKeysRaw) b.Copy(k, 0, cache.FarKeys(layer)!, (long)farSlot * kvDim, (long)farTake * kvDim);
         b.Copy(k, 0, cache.LocalKeys(layer), (long)localSlot * kvDim, (long)rows * kvDim);
@@ -158,8 +184,8 @@ public sealed class AttentionBlock : IDisposable
 
         if (topK)
         {
-            var shape = new TopKShape(_heads, _kvHeads, _headDim, _call.Scale, _call.TopKBegin, _call.TopKEnd, Policy.TopK);
-            b.SelectTopK(_topKQuery!, cache.FarKeys(layer)!, cache.FarValues(layer)!, shape, _extraLogits!, _extraValues!);
+            var shape = new TopKShape(_heads, _kvHeads, _headDim, call.Scale, call.TopKBegin, call.TopKEnd, Policy.TopK);
+            b.SelectTopK(scratch.TopKQuery, cache.FarKeys(layer)!, cache.FarValues(layer)!, shape, scratch.ExtraLogits, scratch.ExtraValues);
         }
 
         bool windowed = Policy.Mode is AttentionMode.Lambda or AttentionMode.LambdaNoCeiling or AttentionMode.Window or AttentionMode.CeilingOnly;
@@ -169,8 +195,8 @@ public sealed class AttentionBlock : IDisposable
             Heads = _heads,
             KvHeads = _kvHeads,
             HeadDim = _headDim,
-            Scale = _call.Scale,
-            FirstQueryPosition = _call.FirstPosition,
+            Scale = call.Scale,
+            FirstQueryPosition = call.FirstPosition,
             LocalFirstPosition = cache.LocalFirstPosition,
             LocalCount = cache.LocalCount + rows,
             Window = windowed ? Policy.Window : long.MaxValue,
@@ -183,11 +209,11 @@ public sealed class AttentionBlock : IDisposable
         };
         var buffers = new AttentionBuffers(q, cache.LocalKeys(layer), cache.LocalValues(layer), output)
         {
-            FarQuery = stationary ? _farQuery : Policy.HasFarKeys ? q : null,
+            FarQuery = stationary ? scratch.FarQuery : Policy.HasFarKeys ? q : null,
             FarKeys = cache.FarKeys(layer),
             FarValues = cache.FarValues(layer),
-            ExtraLogits = topK ? _extraLogits : null,
-            ExtraValues = topK ? _extraValues : null,
+            ExtraLogits = topK ? scratch.ExtraLogits : null,
+            ExtraValues = topK ? scratch.ExtraValues : null,
             AlibiSlopes = _alibiSlopes,
         };
         b.Attention(buffers, attentionShape);
@@ -200,10 +226,10 @@ public sealed class AttentionBlock : IDisposable
     private void ReRotate(KvCache cache, double[] inverse, float factor)
     {
         var r = _rotary!;
-        int pairs = r.RotaryDim / 2, count = cache.LocalCount, kvDim = cache.KvDim;
-        var table = new float[count * pairs * 2];
+        int pairs2 = r.RotaryDim / 2 * 2, count = cache.LocalCount, kvDim = cache.KvDim;
+        var table = new float[count * pairs2];
         for (int i = 0; i < count; i++)
-            Kernels.Ops.Rope.CosSin(cache.LocalFirstPosition + i, inverse, table.AsSpan(i * pairs * 2, pairs * 2), factor);
+            Kernels.Ops.Rope.CosSin(cache.LocalFirstPosition + i, inverse, table.AsSpan(i * pairs2, pairs2), factor);
         using var cosSin = _backend.UploadNew(table);
         for (int l = 0; l < cache.Layers; l++)
         {
@@ -212,33 +238,9 @@ public sealed class AttentionBlock : IDisposable
         }
     }
 
-    /// <summary>Closes the forward: the chunk is now in the cache.</summary>
-    public void End(KvCache cache) => cache.EndAppend(_call.Rows);
-
-    private void EnsureBuffers(int rows)
-    {
-        if (rows <= _rows) return;
-        DisposeBuffers();
-        _rows = rows;
-        long pairs2 = Math.Max(2, (_rotary?.RotaryDim ?? 0) / 2 * 2), qDim = (long)_heads * _headDim;
-        _cosSin = _backend.Allocate(rows * pairs2);
-        _cosSinFar = _backend.Allocate(rows * pairs2);
-        _cosSinTopK = _backend.Allocate(pairs2);
-        _farQuery = _backend.Allocate(rows * qDim);
-        _topKQuery = _backend.Allocate(qDim);
-        _extraLogits = _backend.Allocate(Math.Max(1, (long)_heads * Policy.TopK));
-        _extraValues = _backend.Allocate(Math.Max(1, qDim * Policy.TopK));
-    }
-
-    private void DisposeBuffers()
-    {
-        foreach (var buffer in new[] { _cosSin, _cosSinFar, _cosSinTopK, _farQuery, _topKQuery, _extraLogits, _extraValues }) buffer?.Dispose();
-    }
+    /// <summary>Closes the chunk: it is now in the cache.</summary>
+    public void End(AttentionScratch scratch, KvCache cache) => cache.EndAppend(scratch.Call.Rows);
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        DisposeBuffers();
-        _alibiSlopes?.Dispose();
-    }
+    public void Dispose() => _alibiSlopes?.Dispose();
 }

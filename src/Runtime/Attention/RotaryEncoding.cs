@@ -9,18 +9,19 @@ namespace LongLM.Runtime.Attention;
 public static class RotaryEncoding
 {
     /// <summary>
-    /// The rope_scaling table's method. Methods whose frequencies depend on the length (dynamic NTK, CLEX) keep raw
-    /// keys and re-rotate the cache when the frequencies change, so every key a query meets uses the query's
-    /// frequencies (CLEX's reference does this, 3.4; HF's dynamic NTK instead keeps stale rotations in its cache,
-    /// which mixes two frequency sets in one dot product). Cost: one re-rotation of the cache per change.
-    /// CLEX also gets the log scaling the checkpoint (or the options) ask for, and under a bounded policy (Lambda,
+    /// The rope_scaling table's method. Every method takes its frequencies from the logical call's total length.
+    /// Between calls, CLEX keeps raw keys and re-rotates the cache when t changes, as its reference does (3.4): at most
+    /// max_factor - 1 times in a whole stream. Dynamic NTK follows HF transformers: cached keys keep the rotation
+    /// they were computed with (HF caches rotated keys), so a decode step past the trained length rotates only its
+    /// own query and key; re-rotating the cache at every step (the base changes with every token) would cost
+    /// O(cache) per token and disagree with HF's generate. CLEX also gets the log scaling the checkpoint (or the options) ask for, and under a bounded policy (Lambda,
     /// window) continues past L_tr x max_factor with the max_factor frequencies, since distances never exceed the window.
     /// </summary>
     /// <remarks>CLEX's ODE is integrated once at load on <paramref name="backend"/> (the ClexIntegrate op).</remarks>
     public static PositionalEncoding.Rotary For(ModelConfig config, WeightStore store, AttentionPolicy policy, ModelOptions options, RopePairing pairing, IBackend backend)
     {
         var scaling = RopeScaling.Create(config, store, clexExtend: options.ClexExtend || policy.BoundedLocal, clexBackend: backend);
-        if (scaling is not ClexRope clex) return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: scaling.DependsOnLength);
+        if (scaling is not ClexRope clex) return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim);
         bool logScale = options.ClexLogScale ?? clex.LogScaleInConfig ?? false;
         return new PositionalEncoding.Rotary(scaling, pairing, config.RotaryDim, ReRotateOnChange: true,
             LogScale: logScale ? keys => clex.LogScale(keys, bf16: true) : null);

@@ -16,18 +16,19 @@ public static class PerplexityEvaluator
     public static long BucketStart(long position) => position < 512 ? 1 : 1L << (int)(63 - long.LeadingZeroCount(position));
 
     /// <summary>
-    /// Scores <paramref name="count"/> tokens of <paramref name="tokenAt"/> (position -> id). Under
-    /// <see cref="AttentionMode.Truncate"/>, each chunk is run afresh on the last L tokens ending at the chunk
-    /// (positions restart at 0), so a token sees between L - chunk and L - 1 tokens of context.
+    /// Scores <paramref name="count"/> tokens of <paramref name="tokenAt"/> (position -> id), fed as logical forward calls
+    /// of <paramref name="chunk"/> tokens through the sequence's cache (CLEX's protocol feeds 4096-token calls:
+    /// length-dependent methods see each call's total length). <paramref name="prefillChunk"/> is the internal pass
+    /// size: memory only, never a number. Under <see cref="AttentionMode.Truncate"/> the model only ever sees the last
+    /// L tokens (positions restart at 0 whenever a call overflows the window), so calls are at most L - 1 tokens.
     /// </summary>
     public static PerplexityResult Evaluate(ICausalLM model, Func<long, int> tokenAt, long count, int chunk, int curvePoints = 200,
-        IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default, int prefillChunk = SequenceState.DefaultPrefillChunk)
     {
         if (count < 2) throw new LongLMException($"perplexity needs at least 2 tokens, got {count}");
         if (chunk <= 0) throw new LongLMException($"chunk must be positive, got {chunk}");
         var policy = model.Policy;
-        bool truncate = policy.Mode == AttentionMode.Truncate;
-        if (truncate) chunk = Math.Min(chunk, policy.Window - 1);
+        if (policy.Mode == AttentionMode.Truncate) chunk = Math.Min(chunk, policy.Window - 1);
         if (chunk <= 0) throw new LongLMException("truncate needs a window of at least 2 tokens");
 
         int vocab = model.Config.VocabSize;
@@ -49,42 +50,23 @@ public static class PerplexityEvaluator
             curveCounts[position / curveBlock]++;
         }
 
-        KvCache? cache = truncate ? null : model.CreateCache();
-        try
+        using var sequence = model.CreateSequence();
+        sequence.PrefillChunk = prefillChunk;
+        var ids = new int[chunk];
+        var logits = new float[(long)chunk * vocab];
+        for (long start = 0; start < count; start += chunk)
         {
-            float[] logits = [];
-            for (long start = 0; start < count; start += chunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(chunk, count - start);
-                long contextStart = truncate ? Math.Max(0, start + n - policy.Window) : start;
-                int rows = (int)(start + n - contextStart);
-                var ids = new int[rows];
-                for (int r = 0; r < rows; r++) ids[r] = tokenAt(contextStart + r);
-                if (logits.Length < (long)rows * vocab) logits = new float[(long)rows * vocab];
-                if (truncate)
-                {
-                    using var fresh = model.CreateCache();
-                    model.Forward(ids, fresh, logits, LogitsRows.All);
-                    // Row r predicts contextStart + r + 1; score the chunk's own tokens (never position 0).
-                    for (long p = Math.Max(1, start); p < start + n; p++)
-                        Score(logits.AsSpan((int)(p - 1 - contextStart) * vocab, vocab), p);
-                }
-                else
-                {
-                    model.Forward(ids, cache!, logits, LogitsRows.All);
-                    if (havePrevious) Score(previousLast, start);
-                    for (int r = 0; r + 1 < n; r++) Score(logits.AsSpan(r * vocab, vocab), start + r + 1);
-                    logits.AsSpan((n - 1) * vocab, vocab).CopyTo(previousLast);
-                    havePrevious = true;
-                }
-                processed += rows;
-                progress?.Report(start + n);
-            }
-        }
-        finally
-        {
-            cache?.Dispose();
+            cancellationToken.ThrowIfCancellationRequested();
+            int n = (int)Math.Min(chunk, count - start);
+            for (int r = 0; r < n; r++) ids[r] = tokenAt(start + r);
+            model.Forward(ids.AsSpan(0, n), sequence, logits, LogitsRows.All, cancellationToken);
+            // The previous call's last row predicts this call's first token; row r predicts start + r + 1.
+            if (havePrevious) Score(previousLast, start);
+            for (int r = 0; r + 1 < n; r++) Score(logits.AsSpan(r * vocab, vocab), start + r + 1);
+            logits.AsSpan((n - 1) * vocab, vocab).CopyTo(previousLast);
+            havePrevious = true;
+            processed += n;
+            progress?.Report(start + n);
         }
         stopwatch.Stop();
 

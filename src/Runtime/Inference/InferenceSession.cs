@@ -5,14 +5,18 @@ using LongLM.Runtime.Tokenization;
 namespace LongLM.Runtime.Inference;
 
 /// <summary>
-/// A conversation with a model: a KV cache, prefill and decode, sampling and streaming. Not thread-safe:
-/// one session serves one caller at a time; create several sessions over one model for concurrency.
+/// A conversation with a model: its own sequence (KV cache and buffers), prefill and decode, sampling and streaming.
+/// Sessions are independent: any number of them run on one model from as many threads. One session serves one
+/// caller at a time (a concurrent second call is refused with <see cref="InvalidOperationException"/>).
 /// </summary>
 public sealed class InferenceSession : IDisposable
 {
     private readonly ICausalLM _model;
+    private readonly SequenceState _sequence;
     private readonly float[] _logits;
-    private readonly List<int> _history = [];
+    private readonly int[] _one = new int[1];
+    private readonly TokenHistory _history;
+    private bool _disposed;
     // The last sampled id when generation stopped at MaxTokens: it belongs to the conversation but has not
     // been run yet, so the next prefill runs it first.
     private int? _pending;
@@ -23,95 +27,165 @@ public sealed class InferenceSession : IDisposable
         _model = model;
         Tokenizer = tokenizer;
         DefaultStopIds = stopIds;
-        Cache = model.CreateCache();
+        _sequence = model.CreateSequence();
         _logits = new float[model.Config.VocabSize];
+        // A bounded policy sees at most its window, so the history (repetition penalties) keeps that much: a stream
+        // of any length stays in constant memory.
+        var policy = model.Policy;
+        _history = new TokenHistory(policy.BoundedLocal || policy.Mode == Attention.AttentionMode.Truncate ? Math.Max(1, policy.Window) : int.MaxValue);
     }
 
     /// <summary>The tokenizer that goes with the model.</summary>
     public ModelTokenizer Tokenizer { get; }
 
-    /// <summary>The KV cache (its TokenCount is the number of tokens seen).</summary>
-    public KvCache Cache { get; private set; }
+    /// <summary>The sequence state (KV cache and buffers).</summary>
+    public SequenceState Sequence
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _sequence;
+        }
+    }
+
+    /// <summary>The KV cache (its TokenCount is the number of tokens run).</summary>
+    public KvCache Cache => Sequence.Cache;
 
     /// <summary>Ids that end generation unless the options name others.</summary>
     public IReadOnlySet<int> DefaultStopIds { get; }
 
-    /// <summary>Every id run so far (prompt and generated), for repetition penalties.</summary>
-    public IReadOnlyList<int> History => _history;
+    /// <summary>
+    /// The ids of the conversation so far (prompt and generated), for repetition penalties; under a bounded policy
+    /// only the last L of them (<see cref="TokenHistory.Total"/> counts them all).
+    /// </summary>
+    public TokenHistory History
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _history;
+        }
+    }
 
     /// <summary>Forgets the conversation.</summary>
     public void Reset()
     {
-        Cache.Dispose();
-        Cache = _model.CreateCache();
+        ThrowIfDisposed();
+        _sequence.Cache.Clear();
+        _sequence.TruncateContext?.Clear();
         _history.Clear();
         _pending = null;
     }
 
-    /// <summary>Runs <paramref name="ids"/> through the model in chunks and returns the last token's logits.</summary>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> ids, int chunk = 512)
+    /// <summary>
+    /// Runs <paramref name="ids"/> as one logical forward call (in internal chunks of <paramref name="chunk"/>, which
+    /// bound memory only) and returns the last token's logits. Cancellation is honoured between chunks; the chunks
+    /// already run stay in the conversation.
+    /// </summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> ids, int chunk = SequenceState.DefaultPrefillChunk, CancellationToken cancellationToken = default)
     {
+        ThrowIfDisposed();
+        _sequence.PrefillChunk = chunk;
         if (_pending is int pending)
         {
-            _pending = null;
-            ids = new int[] { pending }.Concat(ids.ToArray()).ToArray();
+            var withPending = new int[ids.Length + 1];
+            withPending[0] = pending;
+            ids.CopyTo(withPending.AsSpan(1));
+            long before = _history.Total;
+            try
+            {
+                Run(withPending, cancellationToken);
+            }
+            finally
+            {
+                // Run records what ran in the history: once the pending id ran, it is no longer pending.
+                if (_history.Total > before) _pending = null;
+            }
+            return _logits;
         }
         if (ids.IsEmpty) throw new LongLMException("the prompt is empty: give at least one token (for example BOS)");
-        if (chunk <= 0) throw new ArgumentOutOfRangeException(nameof(chunk));
-        for (int i = 0; i < ids.Length; i += chunk)
-        {
-            var part = ids.Slice(i, Math.Min(chunk, ids.Length - i));
-            _model.Forward(part, Cache, _logits, LogitsRows.Last);
-            foreach (int id in part) _history.Add(id);
-        }
+        Run(ids, cancellationToken);
         return _logits;
     }
 
-    /// <summary>Generates ids after <paramref name="promptIds"/> (which are appended to the conversation first).</summary>
-    public IEnumerable<int> Generate(IReadOnlyList<int> promptIds, GenerationOptions options)
+    private void Run(ReadOnlySpan<int> ids, CancellationToken cancellationToken)
     {
-        if (options.MaxTokens < 0) throw new LongLMException($"max tokens must be >= 0, got {options.MaxTokens}");
-        var sampler = new Sampler(options.Sampling);
-        var stop = options.StopIds ?? DefaultStopIds;
-        Prefill(promptIds.ToArray(), options.PrefillChunk);
-        return Decode();
-
-        IEnumerable<int> Decode()
+        long before = _sequence.TokenCount;
+        try
         {
-            for (int produced = 0; produced < options.MaxTokens; produced++)
-            {
-                int next = sampler.Sample(_logits, _history);
-                if (stop.Contains(next)) yield break;
-                // Yield before running the token (streaming latency); until it runs it is pending, so a
-                // consumer that stops early still leaves it in the conversation.
-                _pending = next;
-                yield return next;
-                if (produced + 1 == options.MaxTokens) yield break;
-                _pending = null;
-                _model.Forward([next], Cache, _logits, LogitsRows.Last);
-                _history.Add(next);
-            }
+            _model.Forward(ids, _sequence, _logits, LogitsRows.Last, cancellationToken);
+        }
+        finally
+        {
+            // The history follows what actually ran (all of it, or the chunks before a cancellation or an error).
+            long ran = _sequence.TruncateContext is null ? _sequence.TokenCount - before : ids.Length;
+            if (ran > 0) _history.AddRange(ids[..(int)Math.Min(ran, ids.Length)]);
         }
     }
 
-    /// <summary>Streams the text of generated tokens; the prompt gets BOS when the tokenizer says so.</summary>
+    /// <summary>Generates ids after <paramref name="promptIds"/> (which are appended to the conversation first).</summary>
+    public IEnumerable<int> Generate(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        options.Validate();
+        var sampler = new Sampler(options.Sampling, _model.Config.VocabSize);
+        var stop = options.StopIds ?? DefaultStopIds;
+        Prefill(promptIds as int[] ?? promptIds.ToArray(), options.PrefillChunk, cancellationToken);
+        return Decode(sampler, stop, options.MaxTokens, cancellationToken);
+    }
+
+    private IEnumerable<int> Decode(Sampler sampler, IReadOnlySet<int> stop, int maxTokens, CancellationToken cancellationToken)
+    {
+        for (int produced = 0; produced < maxTokens; produced++)
+        {
+            ThrowIfDisposed();
+            int next = sampler.Sample(_logits, _history);
+            if (stop.Contains(next)) yield break;
+            // Yield before running the token (streaming latency); until it runs it is pending, so a
+            // consumer that stops early still leaves it in the conversation.
+            _pending = next;
+            yield return next;
+            if (produced + 1 == maxTokens) yield break;
+            cancellationToken.ThrowIfCancellationRequested();
+            _one[0] = next;
+            Run(_one, cancellationToken);
+            _pending = null;
+        }
+    }
+
+    /// <summary>
+    /// Streams the text of generated tokens. The prompt gets BOS when the tokenizer says so and the conversation is
+    /// empty (a follow-up prompt continues it). The model runs on the thread pool, never on the caller's thread, and
+    /// <paramref name="cancellationToken"/> stops it between prefill chunks and between tokens.
+    /// </summary>
     public async IAsyncEnumerable<string> GenerateTextAsync(string prompt, GenerationOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var ids = Tokenizer.Encode(prompt);
+        ThrowIfDisposed();
+        options.Validate();
+        bool fresh = _sequence.TokenCount == 0 && _pending is null;
+        var ids = Tokenizer.Encode(prompt, Tokenizer.AddBos && fresh);
         var decoder = Tokenizer.CreateStreamingDecoder();
-        // The model runs on the caller's thread pool; yield between tokens so consumers stay responsive.
-        foreach (int id in Generate(ids, options))
+        using var tokens = await Task.Run(() => Generate(ids, options, cancellationToken).GetEnumerator(), cancellationToken).ConfigureAwait(false);
+        while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            string piece = decoder.Push(id);
+            // Each step (one decode forward) runs on the pool; the consumer's context only sees the text.
+            bool more = await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false);
+            if (!more) break;
+            string piece = decoder.Push(tokens.Current);
             if (piece.Length > 0) yield return piece;
-            await Task.Yield();
         }
         string rest = decoder.Flush();
         if (rest.Length > 0) yield return rest;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => Cache.Dispose();
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Releases the sequence; a second call is a no-op and every other member then throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _sequence.Dispose();
+    }
 }

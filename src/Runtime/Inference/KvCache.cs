@@ -104,6 +104,28 @@ public sealed class KvCache : IDisposable
         Pending = (LocalCount, FarCount, farTake);
     }
 
+    /// <summary>
+    /// Throws the cache's capacity error now if a call of <paramref name="count"/> more tokens, run in chunks of at
+    /// most <paramref name="chunk"/>, could not be held, so it fails before its first chunk rather than half-way through.
+    /// </summary>
+    public void CheckCanAppend(long count, int chunk)
+    {
+        long local = Policy.BoundedLocal ? Math.Max(2L * Policy.Window, Policy.Window - 1L + Math.Min(count, chunk)) : LocalCount + count;
+        long far = _far is not null && Policy.KeepsAllFarKeys ? FarCount + count : 0;
+        long most = Math.Max(local, far);
+        if (most * KvDim > int.MaxValue)
+            throw new LongLMException($"the KV cache cannot hold {most} tokens of {KvDim} floats per layer; use --lm-infinite (bounded memory) for longer streams");
+    }
+
+    /// <summary>Forgets every token (buffers keep their capacity); the next token sits at <see cref="FirstPosition"/> again.</summary>
+    public void Clear()
+    {
+        NextPosition = LocalFirstPosition = FirstPosition;
+        FarCount = 0;
+        RotatedWith = null;
+        Pending = default;
+    }
+
     /// <summary>Records that the prepared chunk was written to every layer.</summary>
     public void EndAppend(int count)
     {

@@ -1,17 +1,25 @@
 namespace LongLM.Runtime.Sampling;
 
-/// <summary>Chooses next tokens from logits; reproducible for a given seed.</summary>
+/// <summary>
+/// Chooses next tokens from logits; reproducible for a given seed. Its working arrays are sized once for the
+/// vocabulary, so a decode step allocates nothing.
+/// </summary>
 public sealed class Sampler
 {
     private readonly SamplingOptions _options;
     private readonly Random _random;
+    private Candidate[] _candidates = [];
+    private double[] _probabilities = [];
+    private bool[] _seen = [];
+    private int[] _touched = [];
 
-    /// <summary>A sampler with its own generator.</summary>
-    public Sampler(SamplingOptions options)
+    /// <summary>A sampler with its own generator; <paramref name="vocabSize"/> pre-sizes its arrays (0: on first use).</summary>
+    public Sampler(SamplingOptions options, int vocabSize = 0)
     {
         options.Validate();
         _options = options;
         _random = new Random(options.Seed ?? Random.Shared.Next());
+        if (vocabSize > 0) EnsureCapacity(vocabSize);
     }
 
     /// <summary>Index of the largest logit; the first one on ties, as torch.argmax and llama2.c.</summary>
@@ -24,17 +32,18 @@ public sealed class Sampler
     }
 
     /// <summary>Picks the next id. <paramref name="logits"/> is modified in place; <paramref name="history"/> is prompt plus generated ids.</summary>
-    public int Sample(Span<float> logits, IReadOnlyCollection<int> history)
+    public int Sample(Span<float> logits, IReadOnlyList<int> history)
     {
-        if (_options.RepetitionPenalty != 1f) ApplyRepetitionPenalty(logits, history, _options.RepetitionPenalty);
+        EnsureCapacity(logits.Length);
+        if (_options.RepetitionPenalty != 1f) Penalise(logits, history, _options.RepetitionPenalty);
         if (_options.Temperature == 0f) return ArgMax(logits);
 
-        // Candidates sorted by logit, descending; top-k first bounds the sort.
-        int[] order = TopIndices(logits, _options.TopK > 0 ? Math.Min(_options.TopK, logits.Length) : logits.Length);
-        double max = logits[order[0]] / _options.Temperature;
-        var probabilities = new double[order.Length];
+        // Candidates sorted by logit, descending (ties to the lower id); top-k first bounds the sort.
+        var order = TopCandidates(logits, _options.TopK > 0 ? Math.Min(_options.TopK, logits.Length) : logits.Length);
+        var probabilities = _probabilities.AsSpan(0, order.Length);
+        double max = order[0].Logit / _options.Temperature;
         double sum = 0;
-        for (int i = 0; i < order.Length; i++) sum += probabilities[i] = Math.Exp(logits[order[i]] / _options.Temperature - max);
+        for (int i = 0; i < order.Length; i++) sum += probabilities[i] = Math.Exp(order[i].Logit / _options.Temperature - max);
         for (int i = 0; i < order.Length; i++) probabilities[i] /= sum;
 
         int keep = order.Length;
@@ -61,47 +70,86 @@ public sealed class Sampler
         for (int i = 0; i < keep; i++)
         {
             draw -= probabilities[i];
-            if (draw < 0) return order[i];
+            if (draw < 0) return order[i].Id;
         }
-        return order[keep - 1];
+        return order[keep - 1].Id;
     }
 
-    /// <summary>HF RepetitionPenaltyLogitsProcessor: positive logits are divided by the penalty, negative multiplied.</summary>
-    public static void ApplyRepetitionPenalty(Span<float> logits, IReadOnlyCollection<int> history, float penalty)
+    /// <summary>HF RepetitionPenaltyLogitsProcessor: positive logits are divided by the penalty, negative multiplied, once per distinct id.</summary>
+    public static void ApplyRepetitionPenalty(Span<float> logits, IReadOnlyList<int> history, float penalty) =>
+        new Sampler(SamplingOptions.Greedy, logits.Length).Penalise(logits, history, penalty);
+
+    private void Penalise(Span<float> logits, IReadOnlyList<int> history, float penalty)
     {
-        foreach (int id in history.Distinct())
+        int touched = 0;
+        for (int i = 0; i < history.Count; i++)
         {
-            if ((uint)id >= (uint)logits.Length) continue;
+            int id = history[i];
+            if ((uint)id >= (uint)logits.Length || _seen[id]) continue;
+            _seen[id] = true;
+            _touched[touched++] = id;
             logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
         }
+        for (int i = 0; i < touched; i++) _seen[_touched[i]] = false;
     }
 
-    private static int[] TopIndices(ReadOnlySpan<float> logits, int count)
+    private ReadOnlySpan<Candidate> TopCandidates(ReadOnlySpan<float> logits, int count)
     {
-        // Ties go to the lower id, so a seed gives the same draw whatever the sort algorithm does.
-        static int Compare((float Logit, int Id) a, (float Logit, int Id) b) =>
-            a.Logit != b.Logit ? b.Logit.CompareTo(a.Logit) : a.Id.CompareTo(b.Id);
-        var comparer = Comparer<(float Logit, int Id)>.Create(Compare);
-        (float Logit, int Id)[] candidates;
+        var candidates = _candidates.AsSpan(0, count);
         if (count < logits.Length)
         {
-            // Top-k by a k-sized heap whose root is the weakest kept candidate: O(V log k), not a full sort.
-            var heap = new PriorityQueue<int, (float Logit, int Id)>(count, Comparer<(float Logit, int Id)>.Create((a, b) => Compare(b, a)));
-            for (int i = 0; i < logits.Length; i++)
+            // Top-k by a k-sized min-heap whose root is the weakest kept candidate: O(V log k), not a full sort.
+            for (int i = 0; i < count; i++) candidates[i] = new Candidate(logits[i], i);
+            for (int i = count / 2 - 1; i >= 0; i--) SiftDown(candidates, i);
+            for (int i = count; i < logits.Length; i++)
             {
-                if (heap.Count < count) heap.Enqueue(i, (logits[i], i));
-                else if (Compare((logits[i], i), (logits[heap.Peek()], heap.Peek())) < 0) heap.EnqueueDequeue(i, (logits[i], i));
+                var c = new Candidate(logits[i], i);
+                if (Candidate.Stronger(c, candidates[0]))
+                {
+                    candidates[0] = c;
+                    SiftDown(candidates, 0);
+                }
             }
-            candidates = new (float, int)[heap.Count];
-            int n = 0;
-            while (heap.TryDequeue(out int id, out _)) candidates[n++] = (logits[id], id);
         }
         else
         {
-            candidates = new (float, int)[logits.Length];
-            for (int i = 0; i < logits.Length; i++) candidates[i] = (logits[i], i);
+            for (int i = 0; i < logits.Length; i++) candidates[i] = new Candidate(logits[i], i);
         }
-        Array.Sort(candidates, comparer);
-        return candidates.Select(c => c.Id).ToArray();
+        candidates.Sort(default(StrongestFirst));
+        return candidates;
+    }
+
+    private static void SiftDown(Span<Candidate> heap, int i)
+    {
+        while (true)
+        {
+            int weakest = i, left = 2 * i + 1, right = left + 1;
+            if (left < heap.Length && Candidate.Stronger(heap[weakest], heap[left])) weakest = left;
+            if (right < heap.Length && Candidate.Stronger(heap[weakest], heap[right])) weakest = right;
+            if (weakest == i) return;
+            (heap[i], heap[weakest]) = (heap[weakest], heap[i]);
+            i = weakest;
+        }
+    }
+
+    private void EnsureCapacity(int vocab)
+    {
+        if (_candidates.Length >= vocab) return;
+        _candidates = new Candidate[vocab];
+        _probabilities = new double[vocab];
+        _seen = new bool[vocab];
+        _touched = new int[vocab];
+    }
+
+    private readonly record struct Candidate(float Logit, int Id)
+    {
+        // The total order of the candidates: higher logit first, ties to the lower id, so a seed gives the same
+        // draw whatever the selection algorithm does.
+        public static bool Stronger(Candidate a, Candidate b) => a.Logit != b.Logit ? a.Logit > b.Logit : a.Id < b.Id;
+    }
+
+    private readonly struct StrongestFirst : IComparer<Candidate>
+    {
+        public int Compare(Candidate a, Candidate b) => Candidate.Stronger(a, b) ? -1 : Candidate.Stronger(b, a) ? 1 : 0;
     }
 }

@@ -26,8 +26,8 @@ public sealed class LongStreamTests
         int vocab = lm.Config.VocabSize;
         var atZero = new float[ids.Length * vocab];
         var atBillion = new float[ids.Length * vocab];
-        using (var cache = lm.Model.CreateCache()) lm.Model.Forward(ids, cache, atZero, LogitsRows.All);
-        using (var cache = lm.Model.CreateCache(1_000_000_000)) lm.Model.Forward(ids, cache, atBillion, LogitsRows.All);
+        using (var cache = lm.Model.CreateSequence()) lm.Model.Forward(ids, cache, atZero, LogitsRows.All);
+        using (var cache = lm.Model.CreateSequence(1_000_000_000)) lm.Model.Forward(ids, cache, atBillion, LogitsRows.All);
         double max = atZero.Zip(atBillion, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(max <= 1e-4, $"max |diff| = {max}");
     }
@@ -46,18 +46,18 @@ public sealed class LongStreamTests
     public void Lambda_CacheStaysBoundedOverLongStream()
     {
         using var lm = LanguageModel.Load(Stories, "cpu", new LambdaAttentionOptions { LocalWindow = 64, GlobalTokens = 4 });
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var logits = new float[lm.Config.VocabSize];
         int[] ids = Tokens(lm, 1200);
         long allocatedAfterWarmup = 0;
         for (int i = 0; i < ids.Length; i++)
         {
             lm.Model.Forward(ids.AsSpan(i, 1), cache, logits, LogitsRows.Last);
-            if (i == 300) allocatedAfterWarmup = cache.AllocatedFloats;
+            if (i == 300) allocatedAfterWarmup = cache.Cache.AllocatedFloats;
         }
-        Assert.Equal(allocatedAfterWarmup, cache.AllocatedFloats);
-        Assert.Equal(4, cache.FarCount);
-        Assert.True(cache.LocalCount <= 2 * 64, $"local slots {cache.LocalCount}");
+        Assert.Equal(allocatedAfterWarmup, cache.Cache.AllocatedFloats);
+        Assert.Equal(4, cache.Cache.FarCount);
+        Assert.True(cache.Cache.LocalCount <= 2 * 64, $"local slots {cache.Cache.LocalCount}");
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class LongStreamTests
         int[] ids = Tokens(lm, 100);
         float[] chunked = lm.Logits(ids, chunk: 17);
         int vocab = lm.Config.VocabSize;
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var row = new float[vocab];
         for (int i = 0; i < ids.Length; i++)
         {
@@ -92,13 +92,15 @@ public sealed class LongStreamTests
         double sum = 0;
         if (mode == AttentionMode.Truncate)
         {
-            // Same windows as the evaluator: chunks of L - 1 = 39, each run on the last 40 tokens.
+            // Truncate means the model only ever sees the last L = 40 ids (positions from 0): calls of L - 1 = 39 ids,
+            // each one's rows computed on the context [end - 40, end) by a plain vanilla forward; token p is scored by
+            // row p - 1 of the call that ran token p - 1 (the last row of a call scores the next call's first token).
             using var vanilla = LanguageModel.Load(Stories);
             for (int start = 0; start < ids.Length; start += 39)
             {
                 int end = Math.Min(ids.Length, start + 39), from = Math.Max(0, end - 40);
                 float[] logits = vanilla.Logits(ids.AsSpan(from, end - from));
-                for (int p = Math.Max(1, start); p < end; p++) sum += PerplexityEvaluator.NegativeLogLikelihood(logits.AsSpan((p - 1 - from) * vocab, vocab), ids[p]);
+                for (int p = start + 1; p <= end && p < ids.Length; p++) sum += PerplexityEvaluator.NegativeLogLikelihood(logits.AsSpan((p - 1 - from) * vocab, vocab), ids[p]);
             }
         }
         else

@@ -32,6 +32,7 @@ internal static class SyntheticAttention
     {
         using var attention = new AttentionBlock(backend, policy, new PositionalEncoding.Rotary(Frequencies, RopePairing.HalfSplit, D), heads: 1, kvHeads: 1, headDim: D);
         using var cache = new KvCache(backend, layers: layer + 1, kvHeads: 1, headDim: D, policy, firstPosition);
+        using var scratch = attention.CreateScratch();
         var output = new float[n * D];
         int done = 0, c = 0;
         while (done < n)
@@ -44,7 +45,8 @@ internal static class SyntheticAttention
             backend.Upload(Rows(Q, done, size), q);
             backend.Upload(Rows(K, done, size), k);
             backend.Upload(Rows(V, done, size), v);
-            attention.Begin(cache, size);
+            // Each chunk is its own call here (its last row is a top-k row), as an incremental caller would run it.
+            attention.Begin(scratch, cache, size, cache.TokenCount + size, lastChunk: true);
             for (int l = 0; l <= layer; l++)
             {
                 // Every layer sees the same inputs; only `layer` is read back (top-k depends on the layer index).
@@ -53,9 +55,9 @@ internal static class SyntheticAttention
                     backend.Upload(Rows(Q, done, size), q);
                     backend.Upload(Rows(K, done, size), k);
                 }
-                attention.Run(l, cache, q, k, v, o);
+                attention.Run(l, scratch, cache, q, k, v, o);
             }
-            attention.End(cache);
+            attention.End(scratch, cache);
             backend.Download(o, output.AsSpan(done * D, size * D));
             done += size;
         }

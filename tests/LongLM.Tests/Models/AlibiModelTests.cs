@@ -44,7 +44,7 @@ public sealed class AlibiModelTests : IDisposable
     {
         int vocab = lm.Config.VocabSize;
         var logits = new float[ids.Length * vocab];
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         for (int i = 0; i < ids.Length; i++)
             lm.Model.Forward(ids.AsSpan(i, 1), cache, logits.AsSpan(i * vocab, vocab), LogitsRows.Last);
         return logits;
@@ -113,18 +113,18 @@ public sealed class AlibiModelTests : IDisposable
         GoldenLogits.AssertWithin(oneShot, lm.Logits(ids, chunk: 7), 1e-5, "chunks of 7");
 
         var stepped = new float[ids.Length * vocab];
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         long allocatedAfterWarmup = 0;
         for (int i = 0; i < ids.Length; i++)
         {
             lm.Model.Forward(ids.AsSpan(i, 1), cache, stepped.AsSpan(i * vocab, vocab), LogitsRows.Last);
-            if (i == 100) allocatedAfterWarmup = cache.AllocatedFloats;
+            if (i == 100) allocatedAfterWarmup = cache.Cache.AllocatedFloats;
         }
         GoldenLogits.AssertWithin(oneShot, stepped, 1e-5, "token by token");
-        Assert.Equal(allocatedAfterWarmup, cache.AllocatedFloats);
-        Assert.Equal(2, cache.FarCount);
+        Assert.Equal(allocatedAfterWarmup, cache.Cache.AllocatedFloats);
+        Assert.Equal(2, cache.Cache.FarCount);
         // The local store was cut back to the last L-1 keys whenever it filled: the early tokens are gone from it.
-        Assert.True(cache.LocalFirstPosition >= 100 && cache.LocalCount < 100, $"local slots [{cache.LocalFirstPosition}, +{cache.LocalCount})");
+        Assert.True(cache.Cache.LocalFirstPosition >= 100 && cache.Cache.LocalCount < 100, $"local slots [{cache.Cache.LocalFirstPosition}, +{cache.Cache.LocalCount})");
     }
 
     [Theory]
@@ -140,8 +140,8 @@ public sealed class AlibiModelTests : IDisposable
         int[] ids = Enumerable.Range(0, 24).Select(i => (i * 53 + 3) % vocab).ToArray();
         var atZero = new float[ids.Length * vocab];
         var atBillion = new float[ids.Length * vocab];
-        using (var cache = lm.Model.CreateCache()) lm.Model.Forward(ids, cache, atZero, LogitsRows.All);
-        using (var cache = lm.Model.CreateCache(1_000_000_000)) lm.Model.Forward(ids, cache, atBillion, LogitsRows.All);
+        using (var cache = lm.Model.CreateSequence()) lm.Model.Forward(ids, cache, atZero, LogitsRows.All);
+        using (var cache = lm.Model.CreateSequence(1_000_000_000)) lm.Model.Forward(ids, cache, atBillion, LogitsRows.All);
         GoldenLogits.AssertWithin(atZero, atBillion, 1e-5);
     }
 

@@ -143,7 +143,7 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
         var expected = c.GetProperty("logits").EnumerateArray().Select(Floats).ToArray();
 
         using var lm = LanguageModel.Load(Fixture());
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var logits = new float[length * Vocab];
         lm.Model.Forward(ids, cache, logits, LogitsRows.All); // one call: every row uses this call's t
         double worst = 0;
@@ -169,7 +169,7 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(calls.Length, steps.Length);
 
         using var lm = LanguageModel.Load(Fixture(), backend, new ModelOptions { ClexLogScale = logScale });
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var logits = new float[Vocab];
         int position = 0;
         double worst = 0;
@@ -197,7 +197,7 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
         using var plain = LanguageModel.Load(Stories);
         float[] Last(LanguageModel lm, int length)
         {
-            using var cache = lm.Model.CreateCache();
+            using var cache = lm.Model.CreateSequence();
             var logits = new float[Vocab];
             lm.Model.Forward(ids.AsSpan(0, length), cache, logits, LogitsRows.Last);
             return logits;
@@ -216,9 +216,9 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
     {
         using var lm = LanguageModel.Load(Fixture());
         var ids = Enumerable.Range(0, TrainedLength * MaxFactor + 1).Select(i => 3 + i % 500).ToArray();
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var logits = new float[Vocab];
-        var e = Assert.Throws<LongLMException>(() => lm.Model.Forward(ids, cache, logits, LogitsRows.Last));
+        var e = Assert.Throws<LongLMException>(() => { lm.Model.Forward(ids, cache, logits, LogitsRows.Last); });
         Assert.Contains("4096", e.Message);
         Assert.Contains("4097", e.Message);
     }
@@ -228,7 +228,7 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
     {
         var ids = Enumerable.Range(0, TrainedLength * MaxFactor + 4).Select(i => 3 + (i * 7919) % 509).ToArray();
         using var lm = LanguageModel.Load(Fixture(), "cpu", new ModelOptions { ClexExtend = true });
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var logits = new float[Vocab];
         lm.Model.Forward(ids.AsSpan(0, 4090), cache, logits, LogitsRows.Last);
         var atMax = new float[Vocab];

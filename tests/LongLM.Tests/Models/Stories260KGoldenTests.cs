@@ -57,7 +57,7 @@ public sealed class Stories260KGoldenTests
         int[] ids = [1, .. ExpectedGreedyIds().Take(40)];
         float[] oneShot = lm.Logits(ids);
         int vocab = lm.Config.VocabSize;
-        using var cache = lm.Model.CreateCache();
+        using var cache = lm.Model.CreateSequence();
         var row = new float[vocab];
         // Chunks of 7 then single tokens: exercises cache growth and the causal offset of a chunk.
         int i = 0;

@@ -17,6 +17,13 @@ public static class CommonOptions
         return option;
     }
 
+    /// <summary>--prefill-chunk N: tokens per internal pass through the layers (memory only, never a number).</summary>
+    public static Option<int> PrefillChunk() => new("--prefill-chunk")
+    {
+        Description = "Tokens per internal pass through the layers: bounds activation memory, never changes a result",
+        DefaultValueFactory = _ => Runtime.Inference.SequenceState.DefaultPrefillChunk,
+    };
+
     /// <summary>--json.</summary>
     public static Option<bool> Json(string description = "Print JSON") => new("--json") { Description = description };
 }

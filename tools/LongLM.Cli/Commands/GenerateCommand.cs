@@ -25,11 +25,12 @@ public static class GenerateCommand
         var repetitionPenalty = new Option<float?>("--repetition-penalty") { Description = "HF repetition penalty, 1 disables (default: generation_config.json, else 1)" };
         var seed = new Option<int?>("--seed") { Description = "Seed for reproducible sampling" };
         var json = CommonOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
-        var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json };
+        var prefillChunk = CommonOptions.PrefillChunk();
+        var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk };
         var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
+            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
             var g = lm.Generation;
             bool greedyByDefault = g?.DoSample == false;
             var sampling = new SamplingOptions
@@ -41,14 +42,11 @@ public static class GenerateCommand
                 RepetitionPenalty = parse.GetValue(repetitionPenalty) ?? (float?)g?.RepetitionPenalty ?? 1f,
                 Seed = parse.GetValue(seed),
             };
-            var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens), Sampling = sampling };
+            var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens), Sampling = sampling, PrefillChunk = parse.GetValue(prefillChunk) };
             string text = parse.GetValue(prompt)!;
             var promptIds = lm.Tokenizer.Encode(text);
             if (promptIds.Length == 0)
                 throw new LongLMException("the prompt is empty and this tokenizer adds no BOS token: give a prompt");
-            // Truncate baseline: the model sees only the last L prompt tokens.
-            if (lm.Model.Policy.Mode == AttentionMode.Truncate && promptIds.Length > lm.Model.Policy.Window)
-                promptIds = promptIds[^lm.Model.Policy.Window..];
             using var session = lm.CreateSession();
             if (parse.GetValue(json))
             {

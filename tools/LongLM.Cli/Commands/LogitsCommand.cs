@@ -17,19 +17,21 @@ public static class LogitsCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS added as the tokenizer says)" };
         var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
-        var command = new Command("logits", "Write the logits of every position to a JSON file") { model, backend, prompt, ids, output };
+        var prefillChunk = CommonOptions.PrefillChunk();
+        var command = new Command("logits", "Write the logits of every position to a JSON file (one forward call, as HF's model(input_ids).logits)")
+            { model, backend, prompt, ids, output, prefillChunk };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
             string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
+            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
             int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
             if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
-            // Truncate baseline: only the last L tokens go through the model (and are reported).
+            // Truncate baseline: the model sees only the last L tokens, so only they are run (and reported).
             if (lm.Model.Policy.Mode == AttentionMode.Truncate && tokens.Length > lm.Model.Policy.Window)
                 tokens = tokens[^lm.Model.Policy.Window..];
-            float[] logits = lm.Logits(tokens);
+            float[] logits = lm.Logits(tokens, parse.GetValue(prefillChunk));
             int vocab = lm.Config.VocabSize;
             using var stream = File.Create(parse.GetValue(output)!);
             using var writer = new Utf8JsonWriter(stream);

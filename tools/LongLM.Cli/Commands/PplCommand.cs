@@ -22,12 +22,13 @@ public static class PplCommand
         var text = new Option<string>("--text") { Description = "UTF-8 text file to score", Required = true };
         var maxTokens = new Option<long?>("--max-tokens", "-n") { Description = "Tokens to score (default: the whole file)" };
         var repeat = new Option<bool>("--repeat") { Description = "Cycle the file's tokens to reach --max-tokens" };
-        var chunk = new Option<int>("--chunk") { Description = "Tokens per forward call", DefaultValueFactory = _ => 512 };
+        var chunk = new Option<int>("--chunk") { Description = "Tokens per logical forward call through the KV cache (length-dependent methods see each call's total length; CLEX's protocol uses 4096)", DefaultValueFactory = _ => 512 };
+        var prefillChunk = CommonOptions.PrefillChunk();
         var csv = new Option<string?>("--out", "-o") { Description = "Write the per-bucket table as CSV" };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of NLL against position (every run overlaid)" };
         var json = CommonOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
         var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes and --rope-scaling values to compare them)")
-            { model, backend, text, maxTokens, repeat, chunk, csv, plot, json };
+            { model, backend, text, maxTokens, repeat, chunk, prefillChunk, csv, plot, json };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
@@ -38,7 +39,7 @@ public static class PplCommand
             // Every --attention mode with every --rope-scaling override: one run each, overlaid in the plot.
             foreach (var (mode, rope) in attention.Modes(parse).SelectMany(m => attention.RopeScalings(parse).Select(r => (m, r))))
             {
-                using var lm = LanguageModel.Load(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope));
+                using var lm = io.LoadModel(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope));
                 // BOS once at the start of the stream; repeats cycle the text's own tokens.
                 fileIds ??= lm.Tokenizer.Encode(File.ReadAllText(file));
                 int bos = lm.Tokenizer.AddBos && fileIds.Length > 0 && fileIds[0] == lm.Tokenizer.BosId ? 1 : 0;
@@ -52,7 +53,7 @@ public static class PplCommand
 
                 string name = lm.Model.Policy + (rope is null ? "" : $", rope {rope}");
                 PerplexityResult result = WithProgress(io, parse.GetValue(json), name, count,
-                    progress => PerplexityEvaluator.Evaluate(lm.Model, TokenAt, count, parse.GetValue(chunk), progress: progress));
+                    progress => PerplexityEvaluator.Evaluate(lm.Model, TokenAt, count, parse.GetValue(chunk), progress: progress, prefillChunk: parse.GetValue(prefillChunk)));
                 using var self = Process.GetCurrentProcess();
                 runs.Add((name, result, self.PeakWorkingSet64));
             }
@@ -60,7 +61,7 @@ public static class PplCommand
             if (parse.GetValue(plot) is string plotPath) PplPlot.Write(plotPath, runs.Select(r => (r.Name, r.Result)).ToList(), Path.GetFileName(dir));
             if (parse.GetValue(json))
             {
-                var objects = runs.Select(r => ToJson(r.Name, r.Result, r.PeakBytes)).ToList();
+                var objects = runs.Select(r => ToJson(r.Name, r.Result, r.PeakBytes, parse.GetValue(chunk), parse.GetValue(prefillChunk))).ToList();
                 io.Out.WriteLine(JsonSerializer.Serialize(objects.Count == 1 ? objects[0] : new Dictionary<string, object> { ["runs"] = objects }));
             }
             else
@@ -92,9 +93,11 @@ public static class PplCommand
         public void Report(long value) => report(value);
     }
 
-    private static Dictionary<string, object> ToJson(string name, PerplexityResult r, long peak) => new()
+    private static Dictionary<string, object> ToJson(string name, PerplexityResult r, long peak, int chunk, int prefillChunk) => new()
     {
         ["attention"] = name,
+        ["chunk"] = chunk,
+        ["prefill_chunk"] = prefillChunk,
         ["buckets"] = r.Buckets.Select(b => new { start = b.Start, end = b.End, nll = b.Nll, ppl = b.Ppl, count = b.Count }).ToArray(),
         ["total"] = new { nll = r.Total.Nll, ppl = r.Total.Ppl, count = r.Total.Count },
         ["tokens_per_second"] = r.TokensPerSecond,

@@ -1,16 +1,15 @@
 using LongLM.Kernels;
-using LongLM.Runtime;
 using LongLM.Runtime.Config;
 
-namespace LongLM.Models;
+namespace LongLM.Runtime.Inference;
 
 /// <summary>
-/// Activation buffers of a decoder forward (RunState in llama2.c), sized for the largest call so far, and the
-/// steps every family shares around its layers: the id check and the output head.
+/// Activation buffers of a decoder forward (RunState in llama2.c), one per sequence, sized for the largest chunk so far.
 /// </summary>
 public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated) : IDisposable
 {
     private int _rows;
+    private bool _disposed;
 
     /// <summary>(rows, hidden) residual stream.</summary>
     public DeviceBuffer X { get; private set; } = null!;
@@ -31,15 +30,17 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
     /// <summary>(rows, vocab).</summary>
     public DeviceBuffer Logits { get; private set; } = null!;
 
-    /// <summary>Checks the ids and grows the buffers to <paramref name="ids"/>.Length rows.</summary>
-    public void Prepare(ReadOnlySpan<int> ids)
+    /// <summary>Floats held on the backend (for memory reports).</summary>
+    public long AllocatedFloats => (long)_rows * (2L * c.HiddenSize + 2L * c.NumAttentionHeads * c.HeadDim + 2L * c.NumKeyValueHeads * c.HeadDim
+        + (gated ? 2L : 1L) * c.IntermediateSize + c.VocabSize);
+
+    /// <summary>Grows the buffers to <paramref name="rows"/> rows.</summary>
+    public void Prepare(int rows)
     {
-        if (ids.IsEmpty) throw new ArgumentException("no tokens to run", nameof(ids));
-        foreach (int id in ids)
-            if ((uint)id >= (uint)c.VocabSize) throw new LongLMException($"token id {id} is outside the vocabulary [0, {c.VocabSize})");
-        int rows = ids.Length;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         if (rows <= _rows) return;
-        Dispose();
+        Free();
         _rows = rows;
         long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
         X = backend.Allocate(rows * (long)c.HiddenSize);
@@ -53,22 +54,18 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
         Logits = backend.Allocate(rows * (long)c.VocabSize);
     }
 
-    /// <summary>
-    /// The output head: only the rows asked for go through the final norm (<paramref name="finalNorm"/>: X to Xb
-    /// over the given rows) and the (large) lm_head; logits are downloaded as float32.
-    /// </summary>
-    public void Head(int rows, bool allRows, Action<int> finalNorm, DeviceWeight lmHead, Span<float> logits)
+    private void Free()
     {
-        int outRows = allRows ? rows : 1;
-        if (!allRows && rows > 1) backend.Copy(X, (long)(rows - 1) * c.HiddenSize, X, 0, c.HiddenSize);
-        finalNorm(outRows);
-        backend.MatMul(Xb, lmHead, null, Logits, outRows);
-        backend.Download(Logits, logits[..(outRows * c.VocabSize)]);
+        if (_rows == 0) return;
+        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits }) buffer?.Dispose();
+        _rows = 0;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits }) buffer?.Dispose();
+        if (_disposed) return;
+        _disposed = true;
+        Free();
     }
 }
