@@ -68,12 +68,12 @@ public readonly record struct AttentionShape
 /// <summary>Shape of a top-k selection: far slots [Begin, End), K per head.</summary>
 public readonly record struct TopKShape(int Heads, int KvHeads, int HeadDim, float Scale, int Begin, int End, int K);
 
-/// <summary>The buffers of one attention call; layouts are [slot or row, heads, headDim].</summary>
+/// <summary>The buffers of one attention call (a struct: one per layer per token must not allocate); layouts are [slot or row, heads, headDim].</summary>
 /// <param name="Query">[QueryCount, Heads, HeadDim], rotated at each row's own position.</param>
 /// <param name="LocalKeys">[LocalCount, KvHeads, HeadDim], rotated at their positions.</param>
 /// <param name="LocalValues">[LocalCount, KvHeads, HeadDim].</param>
 /// <param name="Output">[QueryCount, Heads, HeadDim].</param>
-public sealed record AttentionBuffers(DeviceBuffer Query, DeviceBuffer LocalKeys, DeviceBuffer LocalValues, DeviceBuffer Output)
+public readonly record struct AttentionBuffers(DeviceBuffer Query, DeviceBuffer LocalKeys, DeviceBuffer LocalValues, DeviceBuffer Output)
 {
     /// <summary>[QueryCount, Heads, HeadDim]: the query rotated to the ceiling distance (or the plain query).</summary>
     public DeviceBuffer? FarQuery { get; init; }

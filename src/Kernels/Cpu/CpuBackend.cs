@@ -49,109 +49,62 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc />
     public void RmsNorm(DeviceBuffer x, DeviceWeight weight, DeviceBuffer destination, int rows, int dim, float eps, bool addUnitOffset = false)
     {
-        var src = Host(x);
-        var dst = Host(destination);
-        var w = Weight(weight).Widened;
-        CpuParallel.For(rows, 16, (start, end) =>
-        {
-            for (int r = start; r < end; r++)
-                Ops.RmsNorm.Row(src.AsSpan(r * dim, dim), w, dst.AsSpan(r * dim, dim), eps, addUnitOffset);
-        });
+        var job = PerThread<CpuJobs.RmsNorm>.Job;
+        (job.Src, job.Dst, job.Weight, job.Dim, job.Eps, job.UnitOffset) = (Host(x), Host(destination), Weight(weight).Widened, dim, eps, addUnitOffset);
+        CpuParallel.Run(job, rows, 16);
     }
 
     /// <inheritdoc />
     public void LayerNorm(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer destination, int rows, int dim, float eps)
     {
-        var src = Host(x);
-        var dst = Host(destination);
-        var w = Weight(weight).Widened;
-        float[] b = bias is null ? [] : Weight(bias).Widened;
-        CpuParallel.For(rows, 16, (start, end) =>
-        {
-            for (int r = start; r < end; r++)
-                Ops.LayerNorm.Row(src.AsSpan(r * dim, dim), w, b, dst.AsSpan(r * dim, dim), eps);
-        });
+        var job = PerThread<CpuJobs.LayerNorm>.Job;
+        (job.Src, job.Dst, job.Weight, job.Bias, job.Dim, job.Eps) = (Host(x), Host(destination), Weight(weight).Widened, bias is null ? [] : Weight(bias).Widened, dim, eps);
+        CpuParallel.Run(job, rows, 16);
     }
 
     /// <inheritdoc />
     public void Gelu(DeviceBuffer x, DeviceBuffer destination, long count, GeluApproximation approximation)
     {
-        var src = Host(x);
-        var dst = Host(destination);
-        CpuParallel.For(checked((int)count), 16384, (start, end) =>
-            Ops.Gelu.Apply(src.AsSpan(start, end - start), dst.AsSpan(start, end - start), approximation));
+        var job = PerThread<CpuJobs.Gelu>.Job;
+        (job.Src, job.Dst, job.Approximation) = (Host(x), Host(destination), approximation);
+        CpuParallel.Run(job, checked((int)count), 16384);
     }
 
     /// <inheritdoc />
     public void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer y, int rows)
     {
         var view = Weight(weight).View;
-        var src = Host(x);
-        var dst = Host(y);
-        float[]? b = bias is null ? null : Weight(bias).Widened;
+        var job = PerThread<CpuJobs.MatMul>.Job;
+        (job.Src, job.Dst, job.View, job.Bias, job.Rows) = (Host(x), Host(y), view, bias is null ? null : Weight(bias).Widened, rows);
         // Grain: about 64K multiply-adds per chunk before a thread is worth it.
-        int grain = Math.Max(1, 65536 / Math.Max(1, view.Cols * rows));
-        CpuParallel.For(view.Rows, grain, (start, end) =>
-        {
-            float[]? scratch = view.DType == DType.F32 ? null : System.Buffers.ArrayPool<float>.Shared.Rent(view.Cols);
-            try
-            {
-                Ops.MatMul.Range(src, rows, view, b, dst, start, end, scratch);
-            }
-            finally
-            {
-                if (scratch is not null) System.Buffers.ArrayPool<float>.Shared.Return(scratch);
-            }
-        });
+        CpuParallel.Run(job, view.Rows, Math.Max(1, 65536 / Math.Max(1, view.Cols * rows)));
     }
 
     /// <inheritdoc />
     public void Rope(DeviceBuffer x, DeviceBuffer cosSin, int rows, int heads, int headDim, int rotaryDim, RopePairing pairing)
     {
-        var data = Host(x);
-        var table = Host(cosSin);
-        int half = rotaryDim / 2;
-        CpuParallel.For(rows, 8, (start, end) =>
-        {
-            for (int r = start; r < end; r++)
-                for (int h = 0; h < heads; h++)
-                    Ops.Rope.Head(data.AsSpan((r * heads + h) * headDim, headDim), table.AsSpan(r * half * 2, half * 2), rotaryDim, pairing);
-        });
+        var job = PerThread<CpuJobs.Rope>.Job;
+        (job.Data, job.Table, job.Heads, job.HeadDim, job.RotaryDim, job.Pairing) = (Host(x), Host(cosSin), heads, headDim, rotaryDim, pairing);
+        CpuParallel.Run(job, rows, 8);
     }
 
     /// <inheritdoc />
     public void Attention(AttentionBuffers buffers, AttentionShape shape)
     {
         shape.Validate();
-        float[] q = Host(buffers.Query), k = Host(buffers.LocalKeys), v = Host(buffers.LocalValues), o = Host(buffers.Output);
-        float[]? fq = Optional(buffers.FarQuery), fk = Optional(buffers.FarKeys), fv = Optional(buffers.FarValues);
-        float[]? el = Optional(buffers.ExtraLogits), ev = Optional(buffers.ExtraValues), slopes = Optional(buffers.AlibiSlopes);
-        int scratchLength = shape.LocalCount + shape.FarCount + shape.ExtraCount;
+        var job = PerThread<CpuJobs.Attention>.Job;
+        job.Set(Host(buffers.Query), Host(buffers.LocalKeys), Host(buffers.LocalValues), Host(buffers.Output), Optional(buffers.FarQuery),
+            Optional(buffers.FarKeys), Optional(buffers.FarValues), Optional(buffers.ExtraLogits), Optional(buffers.ExtraValues), Optional(buffers.AlibiSlopes), shape);
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
-        CpuParallel.For(shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), (start, end) =>
-        {
-            float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(scratchLength);
-            try
-            {
-                var spans = new AttentionSpans(q, k, v, o, fq, fk, fv, el, ev, slopes);
-                for (int job = start; job < end; job++)
-                    Ops.Attention.Head(spans, shape, job / shape.Heads, job % shape.Heads, scratch);
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<float>.Shared.Return(scratch);
-            }
-        });
+        CpuParallel.Run(job, shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob));
     }
 
     /// <inheritdoc />
     public void SelectTopK(DeviceBuffer query, DeviceBuffer farKeys, DeviceBuffer farValues, TopKShape shape, DeviceBuffer logits, DeviceBuffer values)
     {
-        float[] q = Host(query), k = Host(farKeys), v = Host(farValues), l = Host(logits), o = Host(values);
-        CpuParallel.For(shape.Heads, 1, (start, end) =>
-        {
-            for (int h = start; h < end; h++) TopK.Head(q, k, v, shape, h, l, o);
-        });
+        var job = PerThread<CpuJobs.SelectTopK>.Job;
+        (job.Query, job.Keys, job.Values, job.Logits, job.Output, job.Shape) = (Host(query), Host(farKeys), Host(farValues), Host(logits), Host(values), shape);
+        CpuParallel.Run(job, shape.Heads, 1);
     }
 
     /// <inheritdoc />
@@ -171,13 +124,9 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc />
     public void LogSoftmax(DeviceBuffer x, DeviceBuffer destination, int rows, int cols)
     {
-        var src = Host(x);
-        var dst = Host(destination);
-        CpuParallel.For(rows, 4, (start, end) =>
-        {
-            for (int r = start; r < end; r++)
-                Ops.LogSoftmax.Row(src.AsSpan(r * cols, cols), dst.AsSpan(r * cols, cols));
-        });
+        var job = PerThread<CpuJobs.LogSoftmax>.Job;
+        (job.Src, job.Dst, job.Cols) = (Host(x), Host(destination), cols);
+        CpuParallel.Run(job, rows, 4);
     }
 
     /// <inheritdoc />

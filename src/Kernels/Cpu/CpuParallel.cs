@@ -1,25 +1,111 @@
 namespace LongLM.Kernels.Cpu;
 
+/// <summary>
+/// A range of work split into chunks over the thread pool, written so that a call allocates nothing: the op's
+/// arguments live in a reusable job object (one per op type and calling thread), helpers are reusable tickets
+/// queued with <see cref="ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, bool)"/>, and the caller works on
+/// chunks itself and waits only for chunks already claimed (never for a helper that has not started, so a busy pool
+/// cannot stall it). Parallel.For with a lambda allocates a closure, a delegate and loop state per call, which a
+/// decode step pays dozens of times.
+/// </summary>
+internal abstract class RangeJob
+{
+    // High 32 bits: generation (bumped per call, so a late helper from an earlier call claims nothing);
+    // low 32 bits: the next chunk to claim.
+    internal long State;
+    internal int Count, Size, Chunks, Completed;
+    internal Exception? Error;
+
+    /// <summary>Processes items [start, end).</summary>
+    public abstract void Run(int start, int end);
+}
+
+/// <summary>The per-thread instance of a job type (the caller's own; helpers only read it while its call runs).</summary>
+internal static class PerThread<T> where T : RangeJob, new()
+{
+    [ThreadStatic] private static T? s_job;
+
+    public static T Job => s_job ??= new T();
+}
+
 /// <summary>Splits [0, count) into contiguous chunks over the thread pool; small jobs stay on the calling thread.</summary>
 internal static class CpuParallel
 {
-    /// <summary>Runs body(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread.</summary>
-    public static void For(int count, int grain, Action<int, int> body)
+    private static readonly Stack<Ticket> s_tickets = new();
+
+    /// <summary>Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread.</summary>
+    public static void Run(RangeJob job, int count, int grain)
     {
         int workers = Environment.ProcessorCount;
         if (count <= grain || workers == 1)
         {
-            body(0, count);
+            if (count > 0) job.Run(0, count);
             return;
         }
         // Four chunks per worker balance uneven cores without paying scheduling cost per row.
         int chunks = Math.Min(workers * 4, (count + grain - 1) / grain);
-        int size = (count + chunks - 1) / chunks;
-        Parallel.For(0, chunks, c =>
+        job.Count = count;
+        job.Size = (count + chunks - 1) / chunks;
+        job.Chunks = chunks;
+        job.Completed = 0;
+        job.Error = null;
+        long generation = (Volatile.Read(ref job.State) >> 32) + 1;
+        Volatile.Write(ref job.State, generation << 32);
+        for (int i = Math.Min(workers - 1, chunks - 1); i > 0; i--)
+            ThreadPool.UnsafeQueueUserWorkItem(RentTicket(job, generation), preferLocal: false);
+        Work(job, generation);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref job.Completed) < chunks) spin.SpinOnce(sleep1Threshold: -1);
+        if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    private static void Work(RangeJob job, long generation)
+    {
+        while (true)
         {
-            int start = c * size;
-            int end = Math.Min(count, start + size);
-            if (start < end) body(start, end);
-        });
+            long state = Volatile.Read(ref job.State);
+            int index = (int)(state & 0xFFFFFFFF);
+            if (state >> 32 != generation || index >= job.Chunks) return;
+            if (Interlocked.CompareExchange(ref job.State, state + 1, state) != state) continue;
+            try
+            {
+                int start = index * job.Size, end = Math.Min(job.Count, start + job.Size);
+                if (start < end) job.Run(start, end);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref job.Error, e, null);
+            }
+            finally
+            {
+                Interlocked.Increment(ref job.Completed);
+            }
+        }
+    }
+
+    private static Ticket RentTicket(RangeJob job, long generation)
+    {
+        Ticket? ticket;
+        lock (s_tickets) s_tickets.TryPop(out ticket);
+        ticket ??= new Ticket();
+        ticket.Job = job;
+        ticket.Generation = generation;
+        return ticket;
+    }
+
+    /// <summary>A helper's claim on one call of a job; back in the pool before it starts working.</summary>
+    private sealed class Ticket : IThreadPoolWorkItem
+    {
+        public RangeJob? Job;
+        public long Generation;
+
+        public void Execute()
+        {
+            var job = Job!;
+            long generation = Generation;
+            Job = null;
+            lock (s_tickets) s_tickets.Push(this);
+            Work(job, generation);
+        }
     }
 }

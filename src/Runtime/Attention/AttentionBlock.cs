@@ -236,6 +236,7 @@ public sealed class AttentionBlock : IDisposable
             _backend.Copy(cache.RawLocalKeys(l)!, 0, cache.LocalKeys(l), 0, (long)count * kvDim);
             _backend.Rope(cache.LocalKeys(l), cosSin, count, _kvHeads, _headDim, r.RotaryDim, r.Pairing);
         }
+        cache.ReRotations++;
     }
 
     /// <summary>Closes the chunk: it is now in the cache.</summary>

@@ -65,6 +65,8 @@ public sealed class KvCache : IDisposable
     public DeviceBuffer? RawLocalKeys(int layer) => _rawLocal?.Keys[layer];
     /// <summary>The inverse frequencies the local keys are rotated with (set by the attention block).</summary>
     public double[]? RotatedWith { get; set; }
+    /// <summary>How many times every cached key was re-rotated because the frequencies changed (CLEX's t; O(cache) each).</summary>
+    public int ReRotations { get; internal set; }
     /// <summary>Local values of a layer.</summary>
     public DeviceBuffer LocalValues(int layer) => _local.Values[layer];
     /// <summary>Far keys of a layer (raw unless the policy has no ceiling).</summary>
@@ -148,7 +150,7 @@ public sealed class KvCache : IDisposable
         public DeviceBuffer[] Keys { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
         public DeviceBuffer[] Values { get; } = withValues ? Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray() : [];
         public long Capacity { get; private set; } = initialCapacity;
-        public long AllocatedFloats => (Values.Length > 0 ? 2L : 1L) * layers * Capacity * kvDim;
+        public long AllocatedFloats => (Values.Length > 0 ? 2L : 1L) * layers * Capacity * kvDim * (_spareKeys is null ? 1 : 2);
 
         /// <summary>Grows (doubling) to hold <paramref name="needed"/> slots, keeping the first <paramref name="used"/>.</summary>
         public void Reserve(long used, long needed)
@@ -162,27 +164,44 @@ public sealed class KvCache : IDisposable
         /// <summary>Moves the last <paramref name="keep"/> of <paramref name="used"/> slots to the front of buffers of <paramref name="capacity"/>.</summary>
         public void KeepLast(long used, long keep, long capacity) => Replace(keep, used - keep, Math.Max(capacity, Capacity));
 
+        // Buffers of the current capacity left over from the last move: a bounded cache moves its window to the
+        // front every L tokens, and ping-ponging between two sets keeps that move free of allocation.
+        private DeviceBuffer[]? _spareKeys, _spareValues;
+
         private void Replace(long count, long from, long capacity)
         {
+            bool reuse = capacity == Capacity;
+            if (!reuse) DisposeSpares();
+            _spareKeys ??= new DeviceBuffer[layers];
+            _spareValues ??= new DeviceBuffer[layers];
             for (int l = 0; l < layers; l++)
             {
-                Keys[l] = Moved(Keys[l], count, from, capacity);
-                if (Values.Length > 0) Values[l] = Moved(Values[l], count, from, capacity);
+                Keys[l] = Moved(Keys[l], ref _spareKeys[l], count, from, capacity, reuse);
+                if (Values.Length > 0) Values[l] = Moved(Values[l], ref _spareValues[l], count, from, capacity, reuse);
             }
             Capacity = capacity;
         }
 
-        private DeviceBuffer Moved(DeviceBuffer old, long count, long from, long capacity)
+        private DeviceBuffer Moved(DeviceBuffer old, ref DeviceBuffer spare, long count, long from, long capacity, bool reuse)
         {
-            // A fresh buffer rather than an in-place move: device copies between overlapping ranges are undefined.
-            var buffer = backend.Allocate(capacity * kvDim);
+            // Another buffer rather than an in-place move: device copies between overlapping ranges are undefined.
+            var buffer = reuse && spare is not null ? spare : backend.Allocate(capacity * kvDim);
             if (count > 0) backend.Copy(old, from * kvDim, buffer, 0, count * kvDim);
-            old.Dispose();
+            if (reuse) spare = old;
+            else old.Dispose();
             return buffer;
+        }
+
+        private void DisposeSpares()
+        {
+            foreach (var b in _spareKeys ?? []) b?.Dispose();
+            foreach (var b in _spareValues ?? []) b?.Dispose();
+            _spareKeys = _spareValues = null;
         }
 
         public void Dispose()
         {
+            DisposeSpares();
             foreach (var b in Keys) b.Dispose();
             foreach (var b in Values) b.Dispose();
         }

@@ -115,7 +115,7 @@ public sealed class Sampler
         {
             for (int i = 0; i < logits.Length; i++) candidates[i] = new Candidate(logits[i], i);
         }
-        candidates.Sort(default(StrongestFirst));
+        candidates.Sort(StrongestFirst); // a cached static delegate: a struct comparer would be boxed per call
         return candidates;
     }
 
@@ -148,8 +148,5 @@ public sealed class Sampler
         public static bool Stronger(Candidate a, Candidate b) => a.Logit != b.Logit ? a.Logit > b.Logit : a.Id < b.Id;
     }
 
-    private readonly struct StrongestFirst : IComparer<Candidate>
-    {
-        public int Compare(Candidate a, Candidate b) => Candidate.Stronger(a, b) ? -1 : Candidate.Stronger(b, a) ? 1 : 0;
-    }
+    private static readonly Comparison<Candidate> StrongestFirst = static (a, b) => Candidate.Stronger(a, b) ? -1 : Candidate.Stronger(b, a) ? 1 : 0;
 }

@@ -1,0 +1,135 @@
+using System.Buffers;
+using LongLM.Kernels.Ops;
+
+namespace LongLM.Kernels.Cpu;
+
+/// <summary>
+/// The CPU backend's ops as reusable range jobs (see <see cref="CpuParallel"/>): the fields are one call's
+/// arguments, set by the backend just before the call, and Run(start, end) is the op's own loop over a chunk.
+/// </summary>
+internal static class CpuJobs
+{
+    public sealed class RmsNorm : RangeJob
+    {
+        public float[] Src = [], Dst = [], Weight = [];
+        public int Dim;
+        public float Eps;
+        public bool UnitOffset;
+
+        public override void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+                Ops.RmsNorm.Row(Src.AsSpan(r * Dim, Dim), Weight, Dst.AsSpan(r * Dim, Dim), Eps, UnitOffset);
+        }
+    }
+
+    public sealed class LayerNorm : RangeJob
+    {
+        public float[] Src = [], Dst = [], Weight = [], Bias = [];
+        public int Dim;
+        public float Eps;
+
+        public override void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+                Ops.LayerNorm.Row(Src.AsSpan(r * Dim, Dim), Weight, Bias, Dst.AsSpan(r * Dim, Dim), Eps);
+        }
+    }
+
+    public sealed class Gelu : RangeJob
+    {
+        public float[] Src = [], Dst = [];
+        public GeluApproximation Approximation;
+
+        public override void Run(int start, int end) =>
+            Ops.Gelu.Apply(Src.AsSpan(start, end - start), Dst.AsSpan(start, end - start), Approximation);
+    }
+
+    public sealed class MatMul : RangeJob
+    {
+        public float[] Src = [], Dst = [];
+        public float[]? Bias;
+        public WeightView View;
+        public int Rows;
+
+        public override void Run(int start, int end)
+        {
+            // F16/BF16 rows are widened into scratch; the pool's per-thread cache makes this allocation-free.
+            float[]? scratch = View.DType == DType.F32 ? null : ArrayPool<float>.Shared.Rent(View.Cols);
+            try
+            {
+                Ops.MatMul.Range(Src, Rows, View, Bias, Dst, start, end, scratch);
+            }
+            finally
+            {
+                if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    public sealed class Rope : RangeJob
+    {
+        public float[] Data = [], Table = [];
+        public int Heads, HeadDim, RotaryDim;
+        public RopePairing Pairing;
+
+        public override void Run(int start, int end)
+        {
+            int half = RotaryDim / 2;
+            for (int r = start; r < end; r++)
+                for (int h = 0; h < Heads; h++)
+                    Ops.Rope.Head(Data.AsSpan((r * Heads + h) * HeadDim, HeadDim), Table.AsSpan(r * half * 2, half * 2), RotaryDim, Pairing);
+        }
+    }
+
+    public sealed class Attention : RangeJob
+    {
+        private float[] _q = [], _k = [], _v = [], _o = [];
+        private float[]? _fq, _fk, _fv, _el, _ev, _slopes;
+        private AttentionShape _shape;
+
+        public void Set(float[] q, float[] k, float[] v, float[] o, float[]? fq, float[]? fk, float[]? fv, float[]? el, float[]? ev, float[]? slopes, AttentionShape shape)
+        {
+            (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape);
+        }
+
+        public override void Run(int start, int end)
+        {
+            var s = _shape;
+            float[] scratch = ArrayPool<float>.Shared.Rent(s.LocalCount + s.FarCount + s.ExtraCount);
+            try
+            {
+                var spans = new AttentionSpans(_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes);
+                for (int job = start; job < end; job++)
+                    Ops.Attention.Head(spans, s, job / s.Heads, job % s.Heads, scratch);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    public sealed class SelectTopK : RangeJob
+    {
+        public float[] Query = [], Keys = [], Values = [], Logits = [], Output = [];
+        public TopKShape Shape;
+
+        public override void Run(int start, int end)
+        {
+            for (int h = start; h < end; h++) TopK.Head(Query, Keys, Values, Shape, h, Logits, Output);
+        }
+    }
+
+    public sealed class LogSoftmax : RangeJob
+    {
+        public float[] Src = [], Dst = [];
+        public int Cols;
+
+        public override void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+                Ops.LogSoftmax.Row(Src.AsSpan(r * Cols, Cols), Dst.AsSpan(r * Cols, Cols));
+        }
+    }
+}
