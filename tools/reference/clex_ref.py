@@ -245,8 +245,9 @@ def xi_only(inv_freq, t):
 # --------------------------------------------------------------------------
 
 class ClexLlama(LlamaRef):
-    def __init__(self, model_dir, ode="f32"):
+    def __init__(self, model_dir, ode="f32", extend=False):
         self.ode = ode
+        self.extend = extend   # past L_tr * max_factor: keep t = max_factor (LongLM's --clex-extend) instead of failing
         super().__init__(model_dir)
 
     def _inv_freq(self):
@@ -298,7 +299,7 @@ class ClexLlama(LlamaRef):
         n = ids.shape[0]
         past = cache["n"]
         S = past + n
-        if S > self.trained * self.max_factor:
+        if S > self.trained * self.max_factor and not self.extend:
             raise ValueError("S = %d is past L_tr * max_factor = %d (the reference fails there)"
                              % (S, self.trained * self.max_factor))
         t = select_t(S, self.trained, self.max_factor)
@@ -688,6 +689,8 @@ def main(argv=None):
     ap.add_argument("--rows", help="--single: comma-separated rows to keep (negative = from the end)")
     ap.add_argument("--row-stride", type=int, default=64, help="--single without --rows: rows kept besides the last")
     ap.add_argument("--nll", action="store_true", help="--single: also the next-token NLL of every row and their mean")
+    ap.add_argument("--extend", action="store_true",
+                    help="past L_tr * max_factor keep t = max_factor (LongLM's --clex-extend; the reference fails there)")
     ap.add_argument("--fixture", default="", help="text recorded as how the model folder was made")
     ap.add_argument("--ode", choices=["f32", "f64"], default="f32",
                     help="ODE precision for the logits (the forward is float64; both sets of frequencies are written)")
@@ -698,13 +701,16 @@ def main(argv=None):
         return selftest()
     if not args.model or not args.out or not (args.single or args.decode or args.ppl or args.greedy):
         ap.error("give --model, --out and one of --single / --decode / --ppl / --greedy")
-    model = ClexLlama(args.model, ode=args.ode)
+    model = ClexLlama(args.model, ode=args.ode, extend=args.extend)
     f32, f64 = model.freqs_by["f32"], model.freqs_by["f64"]
     rel = max(float(np.max(np.abs(f32[t].astype(np.float64) / f64[t] - 1))) for t in f64)
     print("frequencies, float32 ODE vs float64 ODE: max relative diff %.3g" % rel, file=sys.stderr)
     run = run_single if args.single else run_decode if args.decode else run_ppl if args.ppl else run_greedy
     doc = run(model, args)
     doc["ode_precision"] = args.ode
+    if args.extend:
+        doc["extend"] = "past L_tr * max_factor = %d: t = max_factor (the reference itself fails there)" % (
+            model.trained * model.max_factor)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -111,13 +111,13 @@ gen_clex "$FIXTURES/clex" clex_stories260K_seed3_onecall_logscale.json --single 
 
 # CLEX on real text for the CLI's ppl and generate: the ids are the fixture tokenizer's (longlm tokenize), the
 # numbers the reference's. ppl: the corpus ids (BOS + the whole file) as one call of 1025, calls of 512 over 1025
-# and 2000 (algorithms.md 3.7). generate: the first 3000 characters of the corpus as the prompt (1518 ids, t = 3),
+# and 2000 (algorithms.md 3.7), calls of 1024 over 4100 with --extend (t = 8 past 4096, LongLM's --clex-extend). generate: the first 3000 characters of the corpus as the prompt (1518 ids, t = 3),
 # prefilled in one call, then 24 greedy one-token calls (t 3 -> 4 at S = 1537). Both log scale off and on.
 CORPUS="${CORPUS:-$MODELS/../corpus/tinystories-sample.txt}"
 "$LONGLM" tokenize --model "$FIXTURES/clex" --file "$CORPUS" --json > "$FIXTURES/corpus_ids.json"
 head -c 3000 "$CORPUS" > "$FIXTURES/prompt3000.txt"
 "$LONGLM" tokenize --model "$FIXTURES/clex" --file "$FIXTURES/prompt3000.txt" --json > "$FIXTURES/prompt_ids.json"
-gen_clex "$FIXTURES/clex" clex_stories260K_seed3_ppl.json --ppl 1025:1025,1025:512,2000:512 --log-scale both \
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_ppl.json --ppl 1025:1025,1025:512,2000:512,4100:1024 --log-scale both --extend \
     --ids-file "$FIXTURES/corpus_ids.json" --fixture "$CLEX_FIXTURE" \
     --ids-note "longlm tokenize --model FIXTURE --file corpus/tinystories-sample.txt --json (BOS + the whole file)"
 gen_clex "$FIXTURES/clex" clex_stories260K_seed3_greedy.json --greedy 24 --log-scale both \
