@@ -11,11 +11,19 @@ CLEX (algorithms.md section 3) re-derived from the text, sharing no code with th
   point overwritten with t_end, outputs at t = 1..max_factor by linear interpolation (3.3); z(1) = ln(inv_freq);
 * t = min(ceil(S / L_tr), max_factor) with S the total length after the call; t = 1 uses the stored inv_freq,
   t > 1 exp(z(t)) rounded to float32 (the reference caches float32 frequencies) (3.4);
-* INCREMENTAL semantics (3.4): a raw (un-rotated) K/V cache per layer; each call runs only its new tokens
-  (their hidden states computed with this call's t) and rotates ALL cached keys 0..S-1 with this call's t;
-  queries at their absolute positions;
-* log scaling (3.5) when asked: the query after RoPE times bf16(bf16(ln_f32 K) / bf16(ln_f32 L_tr)), K = S,
-  one factor per call.
+* log scaling (3.5) when on (config.json's log_scale, or --log-scale on): the query after RoPE times
+  bf16(bf16(ln_f32 K) / bf16(ln_f32 L_tr)) with K = S, one factor per call for all of the call's rows.
+
+What a "call" is decides every number past L_tr, so the script names the semantics of each mode:
+
+* ONE-CALL (--single): HF model(input_ids) on S tokens. One forward on an empty cache, so ALL S rows use t(S) and
+  (log scaling on) the factor of K = S. This is what LongLM's one logical forward call (LanguageModel.Logits, one
+  prompt prefill, one decode step) must give whatever internal chunk size it uses.
+* INCREMENTAL (--decode, --ppl, --greedy): consecutive calls sharing a raw (un-rotated) K/V cache per layer (3.4).
+  Each call runs only its new tokens (their hidden states computed with this call's t and factor) and re-rotates
+  ALL cached keys 0..S-1 with this call's t; queries at their absolute positions. --decode: a prefill call, then
+  one-token calls; --ppl: CLEX's chunked evaluation (3.7), calls of CHUNK tokens, scored as LongLM's ppl;
+  --greedy: HF generate, the prompt in one prefill call, then one call per generated token.
 
 Precision: the forward is float64 (weights upcast). The ODE runs in float32 by default (--ode f32, the reference's
 precision, with a fixed rounding model: see ClexOde) or in float64 (--ode f64); the two sets of frequencies differ
@@ -26,10 +34,15 @@ float32, which differs by up to ~6e-8 * pos rad (6e-5 rad at pos 1024).
 The Llama pieces (safetensors reader, RMSNorm, projections, rotate_half, SwiGLU) come from llama_ref.py.
 
 Usage:
-  clex_ref.py --model DIR --single 512,513,1025 --out FILE.json       one-shot prefills of the first S ids
-  clex_ref.py --model DIR --decode 508,8 --out FILE.json              prefill 508, then 8 one-token calls
-  clex_ref.py --selftest                                              algorithms.md 7.5 / 7.7 vectors
-Ids: 1 (BOS), then 3 + SplitMix64(--ids-seed).next() % 509, i.e. in [3, 512).
+  clex_ref.py --model DIR --single 512,513,1025 --out F.json [--rows 0,511,-1] [--nll] [--log-scale on]
+                                                one call of the first S ids each (one-call semantics)
+  clex_ref.py --model DIR --decode 508,8 --out F.json [--log-scale both]      prefill 508, then 8 one-token calls
+  clex_ref.py --model DIR --ppl 1025:1025,2000:512 --ids-file IDS.json --out F.json [--log-scale both]
+  clex_ref.py --model DIR --greedy 24 --ids-file PROMPT.json --out F.json [--log-scale both]
+  clex_ref.py --selftest                                                      algorithms.md 7.5 / 7.7 vectors
+Ids: --ids-file's "ids" (e.g. `longlm tokenize --json`), else 1 (BOS), then 3 + SplitMix64(--ids-seed).next() % 509,
+i.e. in [3, 512). The wrong variants each mode prints to stderr (t = 1 frequencies, calls of L_tr tokens instead of
+one call, no log scaling, stale keys, ...) measure what the golden values discriminate.
 """
 
 import argparse
@@ -45,8 +58,8 @@ from llama_ref import LlamaRef, round_sig  # noqa: E402  (safetensors reader + L
 
 SOURCE = ("tools/reference/clex_ref.py: NumPy float64 Llama forward (llama_ref.py layers) with CLEX re-derived from "
           "algorithms.md 3.2-3.5: NTK time embedding base 1e4, torchdiffeq rk4 (3/8 rule) on the float32 grid, "
-          "integer t = min(ceil(S/L_tr), max_factor), t=1 = stored inv_freq, raw K/V cache re-rotated with each "
-          "call's t (incremental semantics)")
+          "integer t = min(ceil(S/L_tr), max_factor) and log factor ln(S)/ln(L_tr) per forward call (S = total "
+          "length after the call), t=1 = stored inv_freq, raw K/V cache re-rotated with each call's t")
 
 TIME_BASE = 10000.0
 MASK64 = (1 << 64) - 1
@@ -232,8 +245,9 @@ def xi_only(inv_freq, t):
 # --------------------------------------------------------------------------
 
 class ClexLlama(LlamaRef):
-    def __init__(self, model_dir, ode="f32"):
+    def __init__(self, model_dir, ode="f32", extend=False):
         self.ode = ode
+        self.extend = extend   # past L_tr * max_factor: keep t = max_factor (LongLM's --clex-extend) instead of failing
         super().__init__(model_dir)
 
     def _inv_freq(self):
@@ -269,16 +283,23 @@ class ClexLlama(LlamaRef):
         emb = np.concatenate([ang, ang], axis=-1)
         return np.cos(emb)[None], np.sin(emb)[None]
 
-    def step(self, ids, cache, log_scale=None, stale_keys=False, freqs=None):
-        """Runs the new tokens `ids` on top of `cache` (updated in place); float64 logits of the new rows.
+    def forward_call(self, ids, cache, log_scale=None, stale_keys=False, freqs=None):
+        """ONE logical forward call (one HF model(...) call): runs the new tokens `ids` on top of `cache` (updated in
+        place) and returns (float64 logits of the new rows, t).
 
-        stale_keys=True is a deliberately wrong variant (each key keeps the frequencies of the call that added it)
-        used only to measure how much the re-rotation matters."""
+        Everything that CLEX derives per call is derived here, once, from S = cache length + len(ids), the total length
+        after the call: t = min(ceil(S/L_tr), max_factor) for every new row and for the re-rotation of every cached key,
+        and (log scaling on) the bf16 factor ln(K)/ln(L_tr) with K = S on every new query row. A call of S tokens on an
+        empty cache is therefore HF's model(input_ids) (see one_call); a sequence of calls is incremental (see calls).
+
+        log_scale: None follows config.json's log_scale. stale_keys=True is a deliberately wrong variant (each key keeps
+        the frequencies of the call that added it) used only to measure how much the re-rotation matters. freqs
+        replaces the frequency table ({t: float32 array}) to measure other wrong variants."""
         ids = np.asarray(ids, dtype=np.int64)
         n = ids.shape[0]
         past = cache["n"]
         S = past + n
-        if S > self.trained * self.max_factor:
+        if S > self.trained * self.max_factor and not self.extend:
             raise ValueError("S = %d is past L_tr * max_factor = %d (the reference fails there)"
                              % (S, self.trained * self.max_factor))
         t = select_t(S, self.trained, self.max_factor)
@@ -329,32 +350,116 @@ class ClexLlama(LlamaRef):
         h = self._rms(h, self.w["model.norm.weight"])
         return h @ self.lm_head.T, t
 
+    def one_call(self, ids, log_scale=None, freqs=None):
+        """ONE-CALL semantics, HF model(input_ids): all of `ids` (S tokens) in one call on an empty cache, so every row
+        uses t(S) and (log scaling on) the factor of K = S. Returns (logits [S, vocab], t)."""
+        return self.forward_call(ids, self.new_cache(), log_scale=log_scale, freqs=freqs)
+
+    def calls(self, ids, schedule, log_scale=None, **variant):
+        """INCREMENTAL semantics: consecutive calls of schedule[i] tokens sharing one cache (a prompt prefill and then
+        decode steps, or CLEX's chunked evaluation, algorithms.md 3.7); each call has its own t and log factor from its
+        own S. Yields (logits of the call's rows, t, S) per call."""
+        cache = self.new_cache()
+        pos = 0
+        for c in schedule:
+            logits, t = self.forward_call(ids[pos:pos + c], cache, log_scale=log_scale, **variant)
+            pos += c
+            yield logits, t, pos
+
 
 # --------------------------------------------------------------------------
 # golden files
 # --------------------------------------------------------------------------
 
-def _row(values):
-    return [round_sig(v) for v in values]
+def _row(values, sig=7):
+    return [round_sig(v, sig) for v in values]
 
 
-def _model_doc(model, args):
+def load_ids(args, count=None):
+    """--ids-file's "ids" (e.g. `longlm tokenize --json`), or the SplitMix64 rule; the first `count` of them."""
+    if args.ids_file:
+        with open(args.ids_file) as f:
+            ids = [int(i) for i in json.load(f)["ids"]]
+        if count is not None:
+            if len(ids) < count:
+                raise SystemExit("%s holds %d ids, %d needed" % (args.ids_file, len(ids), count))
+            ids = ids[:count]
+        return ids
+    if count is None:
+        raise SystemExit("this mode needs --ids-file")
+    return make_ids(count, args.ids_seed)
+
+
+def log_scales(args, model, allow_both):
+    """The log_scale value(s) of --log-scale: config = config.json's log_scale."""
+    if args.log_scale == "both":
+        if not allow_both:
+            raise SystemExit("--log-scale both is for the multi-call modes (--decode, --ppl, --greedy); --single takes one")
+        return [False, True]
+    return [{"config": model.log_scale, "off": False, "on": True}[args.log_scale]]
+
+
+def parse_rows(spec, S, stride):
+    """--rows: comma-separated row indices (negative counts from the end; rows outside [0, S) are dropped);
+    default: the rows r with r % stride == 0 and the last row."""
+    if spec is None:
+        return sorted(set(range(0, S, stride)) | {S - 1})
+    rows = set()
+    for part in spec.split(","):
+        r = int(part)
+        r = r + S if r < 0 else r
+        if 0 <= r < S:
+            rows.add(r)
+    return sorted(rows)
+
+
+def nll_rows(logits, ids):
+    """-log softmax(logits[r])[ids[r + 1]] for r = 0 .. len(ids) - 2, float64 (row r scores position r + 1)."""
+    x = np.asarray(logits[:len(ids) - 1], dtype=np.float64)
+    m = x.max(axis=-1)
+    lse = m + np.log(np.exp(x - m[:, None]).sum(axis=-1))
+    return lse - x[np.arange(len(x)), np.asarray(ids[1:], dtype=np.int64)]
+
+
+def bucket_start(p):
+    """LongLM's ppl buckets: [1, 512), [512, 1024), [1024, 2048), then doubling."""
+    return 1 if p < 512 else 1 << (p.bit_length() - 1)
+
+
+def chunk_schedule(count, chunk):
+    return [chunk] * (count // chunk) + ([count % chunk] if count % chunk else [])
+
+
+def _model_doc(model, args, ids_count=None):
+    if args.ids_file:
+        rule = "ids from %s%s" % (os.path.basename(args.ids_file), ": " + args.ids_note if args.ids_note else "")
+    else:
+        rule = "ids[0] = 1 (BOS); ids[i] = 3 + SplitMix64(%d).next() %% 509 for i >= 1" % args.ids_seed
     return {
         "source": SOURCE,
         "model": os.path.basename(os.path.normpath(args.model)),
         "fixture": args.fixture,
         "rope_scaling": model.cfg["rope_scaling"],
         "trained_length": model.trained,
-        "ids_rule": "ids[0] = 1 (BOS); ids[i] = 3 + SplitMix64(%d).next() %% 509 for i >= 1" % args.ids_seed,
+        "ids_rule": rule,
     }
 
 
 def run_single(model, args):
+    """ONE-CALL golden: each S is one forward of the first S ids on an empty cache (HF model(input_ids).logits)."""
     lengths = [int(s) for s in args.single.split(",")]
-    ids = make_ids(max(lengths), args.ids_seed)
+    ids = load_ids(args, max(lengths))
+    (use_log,) = log_scales(args, model, allow_both=False)
     doc = _model_doc(model, args)
     doc["ids"] = ids
-    doc["row_rule"] = "rows r with r %% %d == 0, and the last row" % args.row_stride
+    doc["semantics"] = ("one-call: each case is ONE forward of the first S ids on an empty cache (HF model(input_ids)); "
+                        "every row uses t = min(ceil(S/L_tr), max_factor)"
+                        + (" and the query log factor of K = S (bf16 ln(S)/ln(L_tr))" if use_log else ""))
+    doc["log_scale"] = use_log
+    doc["row_rule"] = ("rows %s (negative = from the end)" % args.rows if args.rows
+                       else "rows r with r %% %d == 0, and the last row" % args.row_stride)
+    if args.nll:
+        doc["nll_rule"] = "nll[r] = -log softmax(row r)[ids[r + 1]] for r = 0 .. S-2 (float64); nll_mean = their mean"
     doc["frequencies"] = {str(t): [float(f) for f in model.freqs[t]] for t in sorted(model.freqs)}
     doc["frequencies_f64"] = {str(t): [float(f) for f in model.freqs_by["f64"][t]] for t in sorted(model.freqs)}
     doc["cases"] = []
@@ -367,37 +472,60 @@ def run_single(model, args):
             print("z(%d) - xi-only z(%d): max |diff| %.4g" % (t, t, np.abs(z - z_xi).max()), file=sys.stderr)
     other = "f64" if model.ode == "f32" else "f32"
     for S in lengths:
-        logits, t = model.step(ids[:S], model.new_cache())
-        rows = sorted(set(range(0, S, args.row_stride)) | {S - 1})
-        doc["cases"].append({"S": S, "t": t, "rows": rows, "logits": [_row(logits[r]) for r in rows]})
+        logits, t = model.one_call(ids[:S], log_scale=use_log)
+        rows = parse_rows(args.rows, S, args.row_stride)
+        case = {"S": S, "t": t}
+        if use_log:
+            case["log_factor"] = log_factor(S, model.trained)
+        case["rows"] = rows
+        case["logits"] = [_row(logits[r]) for r in rows]
+        if args.nll:
+            nll = nll_rows(logits, ids[:S])
+            case["nll"] = _row(nll, 9)
+            case["nll_mean"] = round_sig(float(nll.mean()), 12)
+        doc["cases"].append(case)
+        # discriminating power of the case (max over the kept rows) and the spread from the ODE's rounding
+        wrong_variants = []
         if t > 1:
-            # discriminating power of the case (max over the kept rows) and the spread from the ODE's rounding
             for name, f in (("t=1 frequencies", model.freqs[1]), ("xi-only (W_down = 0) frequencies", xi_freqs[t]),
                             ("%s-ODE frequencies" % other, model.freqs_by[other][t])):
-                wrong, _ = model.step(ids[:S], model.new_cache(), freqs={t: f})
-                print("S=%d t=%d: max |logit - logit with %s| %.4g"
-                      % (S, t, name, np.abs(wrong[rows] - logits[rows]).max()), file=sys.stderr)
+                wrong_variants.append((name, model.one_call(ids[:S], log_scale=use_log, freqs={t: f})[0]))
+        if S > model.trained:
+            # the same S ids as consecutive calls of L_tr tokens (what a runtime that lets its internal chunking
+            # define the calls computes): rows of the earlier calls get smaller t and log factors
+            chunked = np.concatenate([lg for lg, _, _ in model.calls(ids[:S], chunk_schedule(S, model.trained),
+                                                                     log_scale=use_log)])
+            wrong_variants.append(("calls of %d tokens instead of one call" % model.trained, chunked))
+        if use_log:
+            wrong_variants.append(("log scaling off", model.one_call(ids[:S], log_scale=False)[0]))
+        for name, wrong in wrong_variants:
+            line = "S=%d t=%d log_scale=%s: max |logit - logit with %s| %.4g over the kept rows" % (
+                S, t, use_log, name, np.abs(wrong[rows] - logits[rows]).max())
+            if args.nll:
+                line += ", mean NLL %+.4g" % (float(nll_rows(wrong, ids[:S]).mean()) - float(nll.mean()))
+            print(line, file=sys.stderr)
     return doc
 
 
 def run_decode(model, args):
+    """INCREMENTAL golden: one prefill call, then one-token calls; last-row logits of each call."""
     prefill, steps = [int(s) for s in args.decode.split(",")]
-    ids = make_ids(prefill + steps, args.ids_seed)
+    ids = load_ids(args, prefill + steps)
     doc = _model_doc(model, args)
     doc["ids"] = ids
     doc["calls"] = [prefill] + [1] * steps
     doc["runs"] = []
     other = "f64" if model.ode == "f32" else "f32"
-    for use_log in (False, True):
-        cache, stale, prefill_all, other_ode = (model.new_cache() for _ in range(4))
+    for use_log in log_scales(args, model, allow_both=True):
+        cache, stale, other_ode = (model.new_cache() for _ in range(3))
         out = []
         pos = 0
         for c in doc["calls"]:
-            logits, t = model.step(ids[pos:pos + c], cache, log_scale=use_log)
-            wrong, _ = model.step(ids[pos:pos + c], stale, log_scale=use_log, stale_keys=True)
-            spread, _ = model.step(ids[pos:pos + c], other_ode, log_scale=use_log, freqs=model.freqs_by[other])
+            logits, t = model.forward_call(ids[pos:pos + c], cache, log_scale=use_log)
+            wrong, _ = model.forward_call(ids[pos:pos + c], stale, log_scale=use_log, stale_keys=True)
+            spread, _ = model.forward_call(ids[pos:pos + c], other_ode, log_scale=use_log, freqs=model.freqs_by[other])
             pos += c
-            once, _ = model.step(ids[:pos], model.new_cache(), log_scale=use_log)
+            once, _ = model.one_call(ids[:pos], log_scale=use_log)
             out.append({"S": pos, "t": t, "logits": _row(logits[-1])})
             print("log_scale=%s S=%d t=%d factor %s: max |logit - stale-key variant| %.4g, - one-shot prefill %.4g, "
                   "- %s-ODE frequencies %.3g"
@@ -405,6 +533,88 @@ def run_decode(model, args):
                      np.abs(wrong[-1] - logits[-1]).max(), np.abs(once[-1] - logits[-1]).max(), other,
                      np.abs(spread[-1] - logits[-1]).max()), file=sys.stderr)
         doc["runs"].append({"log_scale": use_log, "steps": out})
+    return doc
+
+
+def run_ppl(model, args):
+    """INCREMENTAL golden for perplexity: COUNT ids in consecutive calls of CHUNK tokens (algorithms.md 3.7)."""
+    specs = [tuple(int(x) for x in part.split(":")) for part in args.ppl.split(",")]
+    ids = load_ids(args, max(count for count, _ in specs))
+    doc = _model_doc(model, args)
+    doc["ids"] = ids
+    doc["semantics"] = ("incremental: the first COUNT ids in consecutive calls of CHUNK tokens sharing one cache "
+                        "(algorithms.md 3.7); each call has its own t and log factor from its own S (CHUNK >= COUNT is "
+                        "one call); every position p in 1..COUNT-1 is scored by the row predicting it (a call's last "
+                        "row scores the next call's first token), nll = -log softmax(row)[id], float64; buckets "
+                        "[1,512), [512,1024), [1024,2048), ...")
+    doc["runs"] = []
+    for use_log in log_scales(args, model, allow_both=True):
+        for count, chunk in specs:
+            schedule = chunk_schedule(count, chunk)
+            parts, ts = [], []
+            for lg, t, _ in model.calls(ids[:count], schedule, log_scale=use_log):
+                parts.append(lg)
+                ts.append(t)
+            nll = nll_rows(np.concatenate(parts), ids[:count])   # nll[p - 1] scores position p
+            buckets = {}
+            for p in range(1, count):
+                b = bucket_start(p)
+                s, n = buckets.get(b, (0.0, 0))
+                buckets[b] = (s + float(nll[p - 1]), n + 1)
+            doc["runs"].append({
+                "log_scale": use_log, "count": count, "chunk": chunk, "calls": schedule, "t": ts,
+                "nll_mean": round_sig(float(nll.mean()), 12), "scored": count - 1,
+                "buckets": [{"start": b, "end": 512 if b < 512 else 2 * b, "nll": round_sig(s / n, 12), "count": n}
+                            for b, (s, n) in sorted(buckets.items())]})
+            once = nll_rows(model.one_call(ids[:count], log_scale=use_log)[0], ids[:count])
+            print("ppl log_scale=%s count=%d chunk=%d calls %s t %s: mean NLL %.6f (one call: %.6f, diff %+.3g)"
+                  % (use_log, count, chunk, schedule, ts, nll.mean(), once.mean(), nll.mean() - once.mean()),
+                  file=sys.stderr)
+    return doc
+
+
+def _greedy(model, prompt, steps, eos, use_log, prefill_schedule):
+    cache = model.new_cache()
+    pos = 0
+    for c in prefill_schedule:
+        logits, t = model.forward_call(prompt[pos:pos + c], cache, log_scale=use_log)
+        pos += c
+    out = []
+    while True:
+        last = logits[-1]
+        top = np.argsort(-last, kind="stable")[:2]
+        nxt = int(top[0])
+        out.append({"S": cache["n"], "t": t, "id": nxt, "margin": round_sig(float(last[top[0]] - last[top[1]]), 6)})
+        if nxt in eos or len(out) == steps:
+            return out
+        logits, t = model.forward_call([nxt], cache, log_scale=use_log)
+
+
+def run_greedy(model, args):
+    """Greedy decoding as HF generate: ONE prefill call of the whole prompt, then one call per generated token."""
+    prompt = load_ids(args)
+    steps = int(args.greedy)
+    eos = model.cfg.get("eos_token_id")
+    eos = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    doc = _model_doc(model, args)
+    doc["prompt_ids"] = prompt
+    doc["semantics"] = ("greedy decoding as HF generate: the prompt in ONE prefill call (t and log factor of S = "
+                        "prompt length, every prompt row), then one call per generated token (S + 1, ...), each "
+                        "re-rotating every cached key with its own t; next id = argmax of the call's last row "
+                        "(margin = top-1 minus top-2 logit); stops after an EOS id %s or %d tokens"
+                        % (sorted(eos), steps))
+    doc["runs"] = []
+    for use_log in log_scales(args, model, allow_both=True):
+        out = _greedy(model, prompt, steps, eos, use_log, [len(prompt)])
+        doc["runs"].append({"log_scale": use_log, "ids": [s["id"] for s in out], "steps": out})
+        chunked = _greedy(model, prompt, steps, eos, use_log, chunk_schedule(len(prompt), model.trained))
+        same = [a["id"] == b["id"] for a, b in zip(out, chunked)]
+        print("greedy log_scale=%s prompt %d: ids %s, min margin %.4g; prefill in calls of %d instead: %s"
+              % (use_log, len(prompt), [s["id"] for s in out], min(s["margin"] for s in out), model.trained,
+                 "the same ids" if all(same) and len(out) == len(chunked)
+                 else "ids %s (first difference at step %d)" % ([s["id"] for s in chunked],
+                                                                 same.index(False) if False in same else len(same))),
+              file=sys.stderr)
     return doc
 
 
@@ -466,10 +676,21 @@ def selftest():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", help="CLEX model folder (e.g. longlm make-fixture --family llama-clex)")
-    ap.add_argument("--single", help="comma-separated lengths S: one-shot prefill of the first S ids each")
-    ap.add_argument("--decode", help="PREFILL,STEPS: one prefill call, then STEPS one-token calls")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--single", help="S1,S2,...: ONE-CALL, one forward of the first S ids each (HF model(input_ids))")
+    mode.add_argument("--decode", help="PREFILL,STEPS: INCREMENTAL, one prefill call, then STEPS one-token calls")
+    mode.add_argument("--ppl", help="COUNT:CHUNK,...: INCREMENTAL, COUNT ids in calls of CHUNK tokens; mean NLL")
+    mode.add_argument("--greedy", help="STEPS: the --ids-file prompt in one call, then STEPS greedy one-token calls")
+    ap.add_argument("--log-scale", choices=["config", "off", "on", "both"], default="config",
+                    help="CLEX query log scaling (config = config.json's log_scale; both = a run each, not --single)")
+    ap.add_argument("--ids-file", help="JSON file with \"ids\" (e.g. longlm tokenize --json) instead of SplitMix64 ids")
+    ap.add_argument("--ids-note", default="", help="text recorded as how --ids-file was made")
     ap.add_argument("--ids-seed", type=int, default=20240)
-    ap.add_argument("--row-stride", type=int, default=64, help="--single: rows kept besides the last")
+    ap.add_argument("--rows", help="--single: comma-separated rows to keep (negative = from the end)")
+    ap.add_argument("--row-stride", type=int, default=64, help="--single without --rows: rows kept besides the last")
+    ap.add_argument("--nll", action="store_true", help="--single: also the next-token NLL of every row and their mean")
+    ap.add_argument("--extend", action="store_true",
+                    help="past L_tr * max_factor keep t = max_factor (LongLM's --clex-extend; the reference fails there)")
     ap.add_argument("--fixture", default="", help="text recorded as how the model folder was made")
     ap.add_argument("--ode", choices=["f32", "f64"], default="f32",
                     help="ODE precision for the logits (the forward is float64; both sets of frequencies are written)")
@@ -478,14 +699,18 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.selftest:
         return selftest()
-    if not args.model or not args.out or (args.single is None) == (args.decode is None):
-        ap.error("give --model, --out and one of --single / --decode")
-    model = ClexLlama(args.model, ode=args.ode)
+    if not args.model or not args.out or not (args.single or args.decode or args.ppl or args.greedy):
+        ap.error("give --model, --out and one of --single / --decode / --ppl / --greedy")
+    model = ClexLlama(args.model, ode=args.ode, extend=args.extend)
     f32, f64 = model.freqs_by["f32"], model.freqs_by["f64"]
     rel = max(float(np.max(np.abs(f32[t].astype(np.float64) / f64[t] - 1))) for t in f64)
     print("frequencies, float32 ODE vs float64 ODE: max relative diff %.3g" % rel, file=sys.stderr)
-    doc = run_single(model, args) if args.single else run_decode(model, args)
+    run = run_single if args.single else run_decode if args.decode else run_ppl if args.ppl else run_greedy
+    doc = run(model, args)
     doc["ode_precision"] = args.ode
+    if args.extend:
+        doc["extend"] = "past L_tr * max_factor = %d: t = max_factor (the reference itself fails there)" % (
+            model.trained * model.max_factor)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -24,9 +24,12 @@ Biases are detected by tensor presence (Qwen2 has q/k/v biases but no
 `attention_bias` key); `attention_bias` / `mlp_bias` true without the tensors is
 an error.
 
+rope_scaling: linear, llama3, and dynamic NTK (one call of n tokens: base' = base * ((f*n/L) - (f-1))^(d/(d-2))
+for n > L for every row, as HF model(input_ids); see _inv_freq_for).
+
 Usage:
   /usr/bin/python3 tools/reference/llama_ref.py --model DIR --ids 1,2,3 \
-      --out FILE.json [--positions all|last]
+      --out FILE.json [--positions all|last|0,511,-1]
 """
 
 import argparse
@@ -152,6 +155,8 @@ class LlamaRef:
             return inv
         if kind == "linear":
             return inv / float(rs["factor"])
+        if kind == "dynamic":
+            return inv   # at the trained length and below; longer calls: _inv_freq_for
         if kind == "llama3":
             factor = float(rs["factor"])
             low = float(rs["low_freq_factor"])
@@ -166,6 +171,22 @@ class LlamaRef:
             medium = ~(wavelen < high_wl) & ~(wavelen > low_wl)
             return np.where(medium, smoothed, out)
         raise ValueError("unsupported rope_scaling %r" % rs)
+
+    def _inv_freq_for(self, n):
+        """The frequencies of one forward call of n tokens on an empty cache (positions 0..n-1).
+
+        Dynamic NTK (HF _compute_dynamic_ntk_parameters, applied by dynamic_rope_update with seq_len =
+        max(position_ids) + 1 = n): for n > L = max_position_embeddings, base' = base * ((f*n/L) - (f-1))^(d/(d-2)),
+        and these frequencies rotate ALL n rows of the call; at n <= L plain RoPE. Other types do not depend on n."""
+        rs = self.cfg.get("rope_scaling") or {}
+        if rs.get("rope_type", rs.get("type")) != "dynamic":
+            return self.inv_freq
+        d = self.head_dim
+        trained = int(self.cfg["max_position_embeddings"])
+        factor = float(rs["factor"])
+        seq = n if n > trained else trained
+        base = self.theta * ((factor * seq / trained) - (factor - 1)) ** (d / (d - 2))
+        return 1.0 / (base ** (np.arange(0, d, 2, dtype=np.int64).astype(np.float64) / d))
 
     def _opt(self, name):
         return self.w.get(name)
@@ -194,7 +215,7 @@ class LlamaRef:
         rep = H // KV
 
         pos = np.arange(n, dtype=np.float64)
-        freqs = np.outer(pos, self.inv_freq)                 # [n, D/2]
+        freqs = np.outer(pos, self._inv_freq_for(n))        # [n, D/2]
         emb = np.concatenate([freqs, freqs], axis=-1)        # [n, D]
         cos, sin = np.cos(emb)[None], np.sin(emb)[None]      # [1, n, D]
 
@@ -237,21 +258,30 @@ def main(argv=None):
     ap.add_argument("--model", required=True, help="Hugging Face model folder")
     ap.add_argument("--ids", required=True, help="comma-separated token ids")
     ap.add_argument("--out", required=True, help="output JSON file")
-    ap.add_argument("--positions", choices=["all", "last"], default="all")
+    ap.add_argument("--positions", default="all",
+                    help="all, last, or comma-separated rows (negative = from the end; written as \"rows\")")
     args = ap.parse_args(argv)
 
     ids = [int(t) for t in args.ids.split(",") if t.strip()]
     model = LlamaRef(args.model)
     logits = model.forward(ids)
+    rows = None
     if args.positions == "last":
         logits = logits[-1:]
+    elif args.positions != "all":
+        rows = sorted({int(r) + (len(ids) if int(r) < 0 else 0) for r in args.positions.split(",")})
+        if rows[0] < 0 or rows[-1] >= len(ids):
+            raise SystemExit("--positions: rows outside [0, %d)" % len(ids))
+        logits = logits[rows]
     doc = {
         "source": SOURCE,
         "model": os.path.basename(os.path.normpath(args.model)),
         "ids": ids,
-        "positions": args.positions,
-        "logits": [[round_sig(v) for v in row] for row in logits],
+        "positions": args.positions if rows is None else "rows",
     }
+    if rows is not None:
+        doc["rows"] = rows
+    doc["logits"] = [[round_sig(v) for v in row] for row in logits]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -12,7 +12,7 @@
 #
 # To add a golden file for another model folder (e.g. a random-weight fixture
 # with biases and untied embeddings), add one `gen` line:
-#   gen <model folder> <comma-separated ids> <output name> [all|last]
+#   gen <model folder> <comma-separated ids> <output name> [all|last|ROWS]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -98,4 +98,41 @@ done
 "$LONGLM" make-fixture --family llama-clex --base "$MODELS/stories260K" --seed 3 --out "$FIXTURES/clex"
 CLEX_FIXTURE="longlm make-fixture --family llama-clex --base stories260K --seed 3"
 gen_clex "$FIXTURES/clex" clex_stories260K_seed3_single.json --single 512,513,1025 --fixture "$CLEX_FIXTURE"
-gen_clex "$FIXTURES/clex" clex_stories260K_seed3_decode.json --decode 508,8 --fixture "$CLEX_FIXTURE"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_decode.json --decode 508,8 --log-scale both --fixture "$CLEX_FIXTURE"
+
+# CLEX one-call semantics (HF model(input_ids)): one forward of S = 513 / 1025 ids, every row at t(S) and, with
+# log scaling, the factor of K = S; rows 0, 1, 255, 256, 510, 511, 512, 768, 1023, 1024 (those < S) with the full
+# vocab, and the next-token NLL of every row. Log scale off (the fixture's config) and forced on.
+CLEX_ROWS=0,1,255,256,510,511,512,768,1023,1024
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_onecall.json --single 513,1025 --rows "$CLEX_ROWS" --nll \
+    --log-scale off --fixture "$CLEX_FIXTURE"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_onecall_logscale.json --single 513,1025 --rows "$CLEX_ROWS" --nll \
+    --log-scale on --fixture "$CLEX_FIXTURE"
+
+# CLEX on real text for the CLI's ppl and generate: the ids are the fixture tokenizer's (longlm tokenize), the
+# numbers the reference's. ppl: the corpus ids (BOS + the whole file) as one call of 1025, calls of 512 over 1025
+# and 2000 (algorithms.md 3.7), calls of 1024 over 4100 with --extend (t = 8 past 4096, LongLM's --clex-extend). generate: the first 3000 characters of the corpus as the prompt (1518 ids, t = 3),
+# prefilled in one call, then 24 greedy one-token calls (t 3 -> 4 at S = 1537). Both log scale off and on.
+CORPUS="${CORPUS:-$MODELS/../corpus/tinystories-sample.txt}"
+"$LONGLM" tokenize --model "$FIXTURES/clex" --file "$CORPUS" --json > "$FIXTURES/corpus_ids.json"
+head -c 3000 "$CORPUS" > "$FIXTURES/prompt3000.txt"
+"$LONGLM" tokenize --model "$FIXTURES/clex" --file "$FIXTURES/prompt3000.txt" --json > "$FIXTURES/prompt_ids.json"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_ppl.json --ppl 1025:1025,1025:512,2000:512,4100:1024 --log-scale both --extend \
+    --ids-file "$FIXTURES/corpus_ids.json" --fixture "$CLEX_FIXTURE" \
+    --ids-note "longlm tokenize --model FIXTURE --file corpus/tinystories-sample.txt --json (BOS + the whole file)"
+gen_clex "$FIXTURES/clex" clex_stories260K_seed3_greedy.json --greedy 24 --log-scale both \
+    --ids-file "$FIXTURES/prompt_ids.json" --fixture "$CLEX_FIXTURE" \
+    --ids-note "longlm tokenize --model FIXTURE --file P --json, P = the first 3000 characters of corpus/tinystories-sample.txt"
+
+# Dynamic NTK (HF rope_scaling dynamic, factor 4) on stories260K past its trained length: ONE call of the first 600
+# corpus ids, so every row uses base' = base * ((4*600/512) - 3)^(8/6); rows 0, 1, 255, 256, 511, 512, 599.
+mkdir -p "$SCALED/dynamic"
+cp "$MODELS/stories260K/model.safetensors" "$MODELS/stories260K/tokenizer.model" "$SCALED/dynamic/"
+"$PYTHON" - "$MODELS/stories260K/config.json" "$SCALED/dynamic/config.json" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["rope_scaling"] = {"type": "dynamic", "factor": 4.0}
+json.dump(cfg, open(sys.argv[2], "w"), indent=2)
+PY
+DYNAMIC_IDS="$("$PYTHON" -c 'import json, sys; print(",".join(map(str, json.load(open(sys.argv[1]))["ids"][:600])))' "$FIXTURES/corpus_ids.json")"
+gen "$SCALED/dynamic" "$DYNAMIC_IDS" stories260K_rope-dynamic4_S600_logits.json 0,1,255,256,511,512,599

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LongLM.Tests.Kernels;
 
 namespace LongLM.Tests.Cli;
 
@@ -118,14 +119,26 @@ public sealed class CliTests : IDisposable
         Assert.Contains("tpu", err);
     }
 
-    [Fact]
+    [NoGpuFact]
     public void Generate_CudaWithoutGpu_IsOneLineErrorExit2()
     {
-        if (Environment.GetEnvironmentVariable("LONGLM_TEST_CUDA") == "1") return; // a GPU is present: nothing to check
         var (exit, _, err) = CliRunner.Run("generate", "--model", Stories, "--backend", "cuda", "--max-tokens", "2");
         Assert.Equal(2, exit);
         Assert.Single(err.Trim().Split('\n'));
         Assert.Contains("--backend cpu", err);
+    }
+
+    [GpuFact]
+    public void Generate_CudaWithGpu_GreedyEqualsLlama2cIds()
+    {
+        // The counterpart of the test above on a GPU machine. Expected: the first 32 of expected_greedy_200.json (ids of
+        // llama2.c's run.c from BOS).
+        using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(Stories, "expected_greedy_200.json")));
+        var ids = expected.RootElement.GetProperty("greedy_ids").EnumerateArray().Take(32).Select(e => e.GetInt32()).ToArray();
+        var (exit, stdout, err) = CliRunner.Run("generate", "--model", Stories, "--backend", "cuda", "--max-tokens", "32", "--temperature", "0", "--json");
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(ids, doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Runtime.Cuda;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
@@ -55,5 +57,52 @@ public sealed class BackendTheoryDiscoverer(IMessageSink diagnosticMessageSink) 
             ? base.Discover(discoveryOptions, testMethod, theoryAttribute)
             : [new XunitSkippedDataRowTestCase(DiagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),
                 discoveryOptions.MethodDisplayOptionsOrDefault(), testMethod, skip)];
+    }
+}
+
+/// <summary>
+/// Whether this machine has a CUDA device for the tests: LONGLM_TEST_CUDA is "1" (the opt-in of the GPU suites), or
+/// ILGPU's CUDA context lists a device (probed once; any failure to probe counts as none).
+/// </summary>
+internal static class CudaPresence
+{
+    public const string Variable = "LONGLM_TEST_CUDA";
+
+    private static readonly Lazy<bool> Probe = new(() =>
+    {
+        try
+        {
+            using var context = Context.Create(builder => builder.Cuda());
+            return context.GetCudaDevices().Count > 0;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    });
+
+    public static bool OptedIn => Environment.GetEnvironmentVariable(Variable) == "1";
+
+    public static bool Present => OptedIn || Probe.Value;
+}
+
+/// <summary>
+/// A [Fact] about the machine without a GPU (e.g. the "no CUDA device" error): reported as skipped, with the reason,
+/// where a CUDA device is present, instead of passing without checking anything.
+/// </summary>
+public sealed class NoGpuFactAttribute : FactAttribute
+{
+    public NoGpuFactAttribute()
+    {
+        if (CudaPresence.Present) Skip = $"a CUDA device is present ({CudaPresence.Variable}=1 or found by ILGPU): the no-GPU behaviour cannot be checked here";
+    }
+}
+
+/// <summary>A [Fact] that needs a GPU: runs when LONGLM_TEST_CUDA is "1", reported as skipped otherwise.</summary>
+public sealed class GpuFactAttribute : FactAttribute
+{
+    public GpuFactAttribute()
+    {
+        if (!CudaPresence.OptedIn) Skip = $"needs a GPU: set {CudaPresence.Variable}=1 to run";
     }
 }

@@ -81,12 +81,25 @@ public sealed class IlgpuBackendTests : IDisposable
         Assert.Contains("ilgpu-cpu", Backends.Names);
     }
 
-    [Fact]
+    [NoGpuFact]
     public void CudaWithoutGpu_IsOneLineLongLMException()
     {
-        if (Environment.GetEnvironmentVariable("LONGLM_TEST_CUDA") == "1") return; // a GPU is present: nothing to check
         var e = Assert.Throws<LongLMException>(() => Backends.Create("cuda").Dispose());
         Assert.Contains("--backend cpu", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [GpuFact]
+    public void CudaWithGpu_StartsAndComputesArgMaxOnTheDevice()
+    {
+        // The counterpart of the test above on a GPU machine: "cuda" starts, and a kernel runs on it (expected: the
+        // first maximum of the row, as on ilgpu-cpu above).
+        using var cuda = Backends.Create("cuda");
+        Assert.Equal("cuda", cuda.Name);
+        var values = Inputs.Random(1000, 21, 10f);
+        values[7] = values[640] = values.Max() + 1;
+        using var buffer = cuda.Allocate(values.Length);
+        cuda.Upload(values, buffer);
+        Assert.Equal(7, ((IlgpuBackend)cuda).ArgMax(buffer, values.Length));
     }
 }

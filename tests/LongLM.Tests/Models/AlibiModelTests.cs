@@ -83,19 +83,29 @@ public sealed class AlibiModelTests : IDisposable
     public void LmInfinite_IsVanillaUpToRowL_AndDiffersAfter(string family, string vanillaGolden, string lambdaGolden)
     {
         // Rows 0..L-1 see no far token; row L sees token 0 at distance L = D, where the clipped bias -m*D is the true
-        // one. From row L+1 on the clipping (and from L+2 the masked middle) change the logits.
-        var (ids, _) = GoldenLogits.Read(vanillaGolden);
+        // one. From row L+1 on the clipping (and from L+2 the masked middle) change the logits. Expected: the two golden
+        // files of alibi_ref.py (vanilla and --lambda 8,2,8); the runtime's Lambda-minus-vanilla difference must be the
+        // reference's, row by row, so a runtime whose Lambda run silently fell back to vanilla (difference 0, while the
+        // reference's is > 1e-3 on every row from 9 on) fails, and so does one that is Lambda everywhere.
+        var (ids, v) = GoldenLogits.Read(vanillaGolden);
+        var (lambdaIds, l) = GoldenLogits.Read(lambdaGolden);
+        Assert.Equal(ids, lambdaIds);
         using var vanilla = LanguageModel.Load(Fixture(family));
         using var lambda = LanguageModel.Load(Fixture(family), "cpu", Lambda);
         int vocab = vanilla.Config.VocabSize, same = 9 * vocab;
         float[] a = vanilla.Logits(ids), b = lambda.Logits(ids);
         Assert.Equal(a[..same], b[..same]);
-        var (_, v) = GoldenLogits.Read(vanillaGolden);
-        var (_, l) = GoldenLogits.Read(lambdaGolden);
-        for (int row = 9; row < ids.Length; row++)
+        for (int row = 0; row < ids.Length; row++)
         {
-            double diff = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs(v[i] - l[i]));
-            Assert.True(diff > 1e-3, $"row {row}: Lambda and vanilla goldens differ by only {diff}");
+            double runtime = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs(a[i] - b[i]));
+            double reference = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs(v[i] - l[i]));
+            double mismatch = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs((b[i] - a[i]) - (l[i] - v[i])));
+            Assert.True(mismatch <= 2e-4, $"row {row}: runtime Lambda - vanilla differs from the reference's by {mismatch}");
+            if (row >= 9)
+            {
+                Assert.True(reference > 1e-3, $"row {row}: the reference's Lambda and vanilla differ by only {reference}");
+                Assert.True(runtime > 1e-3, $"row {row}: runtime Lambda and vanilla differ by only {runtime}");
+            }
         }
     }
 

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using LongLM.Models;
-using LongLM.Models.Fixtures;
 using LongLM.Runtime;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.Rope;
 using LongLM.Tests.Cli;
+using static LongLM.Tests.Models.ClexGolden;
 using Xunit.Abstractions;
 
 namespace LongLM.Tests.Models;
@@ -21,39 +21,17 @@ namespace LongLM.Tests.Models;
 /// </summary>
 public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
 {
-    private const ulong Seed = 3;
     private const string SingleGolden = "clex_stories260K_seed3_single.json";
     private const string DecodeGolden = "clex_stories260K_seed3_decode.json";
-    private const int Vocab = 512, TrainedLength = 512, MaxFactor = 8;
 
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
-    private static string Stories => Path.Combine(SharedData.Root, "models", "stories260K");
-    private static string Corpus => Path.Combine(SharedData.Root, "corpus", "tinystories-sample.txt");
-
     /// <summary>The fixture of the golden files (same base and seed), written once per test.</summary>
-    private string Fixture()
-    {
-        string dir = _dir.File("clex");
-        if (!Directory.Exists(dir)) FixtureWriter.WriteClex(Stories, Seed, dir);
-        return dir;
-    }
+    private string Fixture() => ClexGolden.Fixture(_dir.File("clex"));
 
-    private static JsonDocument Golden(string name) =>
-        JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", name)));
-
-    private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
-    private static float[] Floats(JsonElement e) => e.EnumerateArray().Select(x => x.GetSingle()).ToArray();
-
-    private static double MaxDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        Assert.Equal(a.Length, b.Length);
-        double max = 0;
-        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs((double)a[i] - b[i]));
-        return max;
-    }
+    private static JsonDocument Golden(string name) => ClexGolden.Read(name);
 
     // ---- the fixture and its frequencies ----
 
@@ -299,51 +277,13 @@ public sealed class ClexModelTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Cli_Generate_RunsOnFixturePastTrainedLength()
+    public void Cli_Ppl_PastMaxLength_FailsClearly()
     {
-        // The whole story sample as the prompt (well past 512 tokens, so t > 1 and keys re-rotated between chunks), greedy.
-        string prompt = File.ReadAllText(Corpus)[..3000];
-        string dir = CliFixture();
-        var (exit, stdout, err) = CliRunner.Run("generate", "--model", dir, "--prompt", prompt, "--max-tokens", "12", "--temperature", "0", "--json");
-        Assert.True(exit == 0, err);
-        using var doc = JsonDocument.Parse(stdout);
-        Assert.True(doc.RootElement.GetProperty("prompt_ids").GetArrayLength() > TrainedLength);
-        Assert.InRange(doc.RootElement.GetProperty("ids").GetArrayLength(), 1, 12);
-        var again = CliRunner.Run("generate", "--model", dir, "--prompt", prompt, "--max-tokens", "12", "--temperature", "0", "--json");
-        Assert.Equal(stdout, again.Out);
-        var lambda = CliRunner.Run("generate", "--model", dir, "--prompt", prompt, "--max-tokens", "12", "--temperature", "0", "--lm-infinite", "--json");
-        Assert.True(lambda.Exit == 0, lambda.Err);
-    }
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Cli_Ppl_2000TokensAcrossT1To4(bool lmInfinite)
-    {
-        // Chunks of 512 tokens: S = 512, 1024, 1536, 2000 use t = 1, 2, 3, 4, re-rotating the cache each time.
-        string[] args = ["ppl", "--model", CliFixture(), "--text", Corpus, "--max-tokens", "2000", "--repeat", "--json"];
-        var (exit, stdout, err) = CliRunner.Run(lmInfinite ? [.. args, "--lm-infinite"] : args);
-        Assert.True(exit == 0, err);
-        using var doc = JsonDocument.Parse(stdout);
-        var total = doc.RootElement.GetProperty("total");
-        double ppl = total.GetProperty("ppl").GetDouble();
-        output.WriteLine($"lm-infinite={lmInfinite}: ppl {ppl:F3} over {total.GetProperty("count").GetInt64()} tokens");
-        Assert.True(double.IsFinite(ppl) && ppl > 1, $"ppl {ppl}");
-        Assert.True(total.GetProperty("count").GetInt64() >= 1990);
-    }
-
-    [Fact]
-    public void Cli_Ppl_PastMaxLength_FailsClearly_AndRunsWithClexExtend()
-    {
-        // 4100 tokens > 512 x 8: the reference stops there (one 4100-token call fails before any work); --clex-extend
-        // keeps the t = 8 frequencies.
+        // 4100 tokens > 512 x 8: the reference stops there (one 4100-token call fails before any work). The values with
+        // --clex-extend: Cli/ClexCliGoldenTests.Ppl_PastMaxLength_WithClexExtend_MatchesReferenceWithTMaxFactor.
         string[] args = ["ppl", "--model", CliFixture(), "--text", Corpus, "--max-tokens", "4100", "--repeat", "--json"];
         var (exit, _, err) = CliRunner.Run([.. args, "--chunk", "4100"]);
         Assert.NotEqual(0, exit);
         Assert.Contains("4096", err);
-        (exit, var stdout, err) = CliRunner.Run([.. args, "--chunk", "1024", "--clex-extend"]);
-        Assert.True(exit == 0, err);
-        using var doc = JsonDocument.Parse(stdout);
-        Assert.True(double.IsFinite(doc.RootElement.GetProperty("total").GetProperty("ppl").GetDouble()));
     }
 }

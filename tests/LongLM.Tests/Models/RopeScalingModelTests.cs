@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using LongLM.Models;
 using LongLM.Runtime;
@@ -67,12 +68,32 @@ public sealed class RopeScalingModelTests : IDisposable
     }
 
     [Fact]
-    public void DynamicScaling_ChangesOnlyPastTheTrainedLength()
+    public void DynamicScaling_IsPlainRopeUpToTheTrainedLength()
     {
-        // HF dynamic NTK: base' = base * ((f*S/L) - (f-1))^(d/(d-2)) only when S > L; at S <= L it is plain RoPE.
+        // HF dynamic NTK recomputes the base only when the call's length S exceeds L = 512; S = 512 is the boundary.
         using var plain = LanguageModel.Load(Stories);
         using var dynamic = LanguageModel.Load(Stories, "cpu", new ModelOptions { RopeScaling = "dynamic:4" });
-        int[] ids = [1, .. Enumerable.Range(0, 40).Select(i => 3 + i * 7 % 500)];
+        int[] ids = [1, .. Enumerable.Range(0, 511).Select(i => 3 + i * 7 % 500)];
         Assert.Equal(plain.Logits(ids), dynamic.Logits(ids));
+    }
+
+    [Fact]
+    public void DynamicScaling_PastTheTrainedLength_IsOneCallAtTheWholeLength()
+    {
+        // One Logits call of S = 600 ids is HF model(input_ids): every row (also rows 0..511) is rotated with
+        // base' = 10000 * ((4 * 600 / 512) - 3)^(8/6). Expected: golden/stories260K_rope-dynamic4_S600_logits.json from
+        // tools/reference/llama_ref.py (dynamic NTK for one call of n tokens, rows 0, 1, 255, 256, 511, 512, 599 of the
+        // first 600 corpus ids; make_golden.sh). Plain RoPE differs from it by 0.16-2.4 on rows 1..599 (0.9 on row 256),
+        // so a runtime that runs rows 0..511 as a call of their own fails here.
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "golden", "stories260K_rope-dynamic4_S600_logits.json")));
+        int[] ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        int[] rows = doc.RootElement.GetProperty("rows").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var expected = doc.RootElement.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetSingle()).ToArray()).ToArray();
+        Assert.Equal(600, ids.Length);
+        using var dynamic = LanguageModel.Load(Stories, "cpu", new ModelOptions { RopeScaling = "dynamic:4" });
+        float[] logits = dynamic.Logits(ids);
+        int vocab = dynamic.Config.VocabSize;
+        var diffs = rows.Select((r, i) => expected[i].Select((e, v) => Math.Abs(e - logits[r * vocab + v])).Max()).ToArray();
+        Assert.True(diffs.Max() <= 1e-4, "max |logit - golden| per row: " + string.Join(", ", rows.Zip(diffs, (r, d) => $"{r}: {d:G3}")));
     }
 }
