@@ -150,7 +150,7 @@ public sealed class KvCache : IDisposable
         public DeviceBuffer[] Keys { get; } = Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray();
         public DeviceBuffer[] Values { get; } = withValues ? Enumerable.Range(0, layers).Select(_ => backend.Allocate(initialCapacity * kvDim)).ToArray() : [];
         public long Capacity { get; private set; } = initialCapacity;
-        public long AllocatedFloats => (Values.Length > 0 ? 2L : 1L) * layers * Capacity * kvDim * (_spareKeys is null ? 1 : 2);
+        public long AllocatedFloats => (Values.Length > 0 ? 2L : 1L) * layers * Capacity * kvDim * (_spareKeys is { Length: > 0 } s && s[0] is not null ? 2 : 1);
 
         /// <summary>Grows (doubling) to hold <paramref name="needed"/> slots, keeping the first <paramref name="used"/>.</summary>
         public void Reserve(long used, long needed)
