@@ -24,15 +24,14 @@ internal static class SessionHarness
             foreach (int context in contexts)
             {
                 var ids = Enumerable.Range(0, context).Select(i => 3 + i % Math.Max(1, lm.Config.VocabSize - 3)).ToArray();
-                var sessions = Enumerable.Range(0, 4).Select(_ => lm.CreateSession()).ToList();
-                foreach (var s in sessions) s.Prefill(ids);
+                var sessions = Open(lm, ids);
                 long sequenceBytes = sessions[0].Sequence.AllocatedBytes;
                 long kvBytes = 4 * sessions[0].Cache.AllocatedFloats;
                 // Cross-check on the CPU backend, whose buffers are managed arrays: the heap with the four sessions
-                // alive minus the heap once they are disposed and collected.
+                // alive minus the heap once they are disposed and collected (helpers own every stack reference, so
+                // no Tier-0 stack slot keeps a session reachable).
                 long heapWith = GC.GetTotalMemory(forceFullCollection: true);
-                foreach (var s in sessions) s.Dispose();
-                sessions.Clear();
+                Close(sessions);
                 long heapWithout = GC.GetTotalMemory(forceFullCollection: true);
                 Console.WriteLine($"{name} {label} context {context}: per session {sequenceBytes / 1048576.0:F2} MiB on the backend " +
                     $"(KV cache {kvBytes / 1048576.0:F2} MiB); the managed heap holds {(heapWith - heapWithout) / 4 / 1048576.0:F2} MiB per session (4 sessions)");
@@ -49,5 +48,20 @@ internal static class SessionHarness
             Console.WriteLine($"{name}: {(GC.GetAllocatedBytesForCurrentThread() - before) / 500.0:F1} bytes allocated per decoded token (calling thread, greedy, Lambda L=64, 500 tokens after 300 of warm-up)");
         }
         return 0;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static List<InferenceSession> Open(LanguageModel lm, int[] ids)
+    {
+        var sessions = Enumerable.Range(0, 4).Select(_ => lm.CreateSession()).ToList();
+        foreach (var session in sessions) session.Prefill(ids);
+        return sessions;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void Close(List<InferenceSession> sessions)
+    {
+        foreach (var session in sessions) session.Dispose();
+        sessions.Clear();
     }
 }

@@ -175,6 +175,7 @@ public abstract class DecoderModel : ICausalLM
     private void Head(DecoderWorkspace ws, int rows, bool allRows, Span<float> logits)
     {
         int outRows = allRows ? rows : 1, hidden = Config.HiddenSize;
+        ws.PrepareLogits(outRows);
         if (!allRows && rows > 1) Backend.Copy(ws.X, (long)(rows - 1) * hidden, ws.X, 0, hidden);
         FinalNorm(ws, outRows);
         Backend.MatMul(ws.Xb, LmHead, null, ws.Logits, outRows);

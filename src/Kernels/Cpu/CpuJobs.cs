@@ -1,4 +1,3 @@
-using System.Buffers;
 using LongLM.Kernels.Ops;
 
 namespace LongLM.Kernels.Cpu;
@@ -9,8 +8,20 @@ namespace LongLM.Kernels.Cpu;
 /// </summary>
 internal static class CpuJobs
 {
+    // One scratch array per thread, grown as needed: a thread runs one chunk at a time, and unlike ArrayPool
+    // (whose per-thread slots drain when chunks rent on one thread and return on another) it never allocates again.
+    [ThreadStatic] private static float[]? t_scratch;
+
+    private static float[] Scratch(int length) =>
+        t_scratch is { } s && s.Length >= length ? s : t_scratch = new float[Math.Max(length, 2 * (t_scratch?.Length ?? 0))];
+
     public sealed class RmsNorm : RangeJob
     {
+        public override void Clear()
+        {
+            Src = Dst = Weight = [];
+        }
+
         public float[] Src = [], Dst = [], Weight = [];
         public int Dim;
         public float Eps;
@@ -25,6 +36,11 @@ internal static class CpuJobs
 
     public sealed class LayerNorm : RangeJob
     {
+        public override void Clear()
+        {
+            Src = Dst = Weight = Bias = [];
+        }
+
         public float[] Src = [], Dst = [], Weight = [], Bias = [];
         public int Dim;
         public float Eps;
@@ -38,6 +54,11 @@ internal static class CpuJobs
 
     public sealed class Gelu : RangeJob
     {
+        public override void Clear()
+        {
+            Src = Dst = [];
+        }
+
         public float[] Src = [], Dst = [];
         public GeluApproximation Approximation;
 
@@ -47,6 +68,13 @@ internal static class CpuJobs
 
     public sealed class MatMul : RangeJob
     {
+        public override void Clear()
+        {
+            Src = Dst = [];
+            Bias = null;
+            View = default;
+        }
+
         public float[] Src = [], Dst = [];
         public float[]? Bias;
         public WeightView View;
@@ -54,21 +82,18 @@ internal static class CpuJobs
 
         public override void Run(int start, int end)
         {
-            // F16/BF16 rows are widened into scratch; the pool's per-thread cache makes this allocation-free.
-            float[]? scratch = View.DType == DType.F32 ? null : ArrayPool<float>.Shared.Rent(View.Cols);
-            try
-            {
-                Ops.MatMul.Range(Src, Rows, View, Bias, Dst, start, end, scratch);
-            }
-            finally
-            {
-                if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
-            }
+            // F16/BF16 rows are widened into scratch.
+            Ops.MatMul.Range(Src, Rows, View, Bias, Dst, start, end, View.DType == DType.F32 ? default : Scratch(View.Cols));
         }
     }
 
     public sealed class Rope : RangeJob
     {
+        public override void Clear()
+        {
+            Data = Table = [];
+        }
+
         public float[] Data = [], Table = [];
         public int Heads, HeadDim, RotaryDim;
         public RopePairing Pairing;
@@ -84,6 +109,12 @@ internal static class CpuJobs
 
     public sealed class Attention : RangeJob
     {
+        public override void Clear()
+        {
+            _q = _k = _v = _o = [];
+            _fq = _fk = _fv = _el = _ev = _slopes = null;
+        }
+
         private float[] _q = [], _k = [], _v = [], _o = [];
         private float[]? _fq, _fk, _fv, _el, _ev, _slopes;
         private AttentionShape _shape;
@@ -96,22 +127,20 @@ internal static class CpuJobs
         public override void Run(int start, int end)
         {
             var s = _shape;
-            float[] scratch = ArrayPool<float>.Shared.Rent(s.LocalCount + s.FarCount + s.ExtraCount);
-            try
-            {
-                var spans = new AttentionSpans(_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes);
-                for (int job = start; job < end; job++)
-                    Ops.Attention.Head(spans, s, job / s.Heads, job % s.Heads, scratch);
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(scratch);
-            }
+            float[] scratch = Scratch(s.LocalCount + s.FarCount + s.ExtraCount);
+            var spans = new AttentionSpans(_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes);
+            for (int job = start; job < end; job++)
+                Ops.Attention.Head(spans, s, job / s.Heads, job % s.Heads, scratch);
         }
     }
 
     public sealed class SelectTopK : RangeJob
     {
+        public override void Clear()
+        {
+            Query = Keys = Values = Logits = Output = [];
+        }
+
         public float[] Query = [], Keys = [], Values = [], Logits = [], Output = [];
         public TopKShape Shape;
 
@@ -123,6 +152,11 @@ internal static class CpuJobs
 
     public sealed class LogSoftmax : RangeJob
     {
+        public override void Clear()
+        {
+            Src = Dst = [];
+        }
+
         public float[] Src = [], Dst = [];
         public int Cols;
 

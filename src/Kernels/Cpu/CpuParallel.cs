@@ -18,6 +18,9 @@ internal abstract class RangeJob
 
     /// <summary>Processes items [start, end).</summary>
     public abstract void Run(int start, int end);
+
+    /// <summary>Drops the call's array references, so a per-thread job never keeps a disposed sequence's buffers alive.</summary>
+    public abstract void Clear();
 }
 
 /// <summary>The per-thread instance of a job type (the caller's own; helpers only read it while its call runs).</summary>
@@ -35,6 +38,18 @@ internal static class CpuParallel
 
     /// <summary>Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread.</summary>
     public static void Run(RangeJob job, int count, int grain)
+    {
+        try
+        {
+            RunChunks(job, count, grain);
+        }
+        finally
+        {
+            job.Clear();
+        }
+    }
+
+    private static void RunChunks(RangeJob job, int count, int grain)
     {
         int workers = Environment.ProcessorCount;
         if (count <= grain || workers == 1)

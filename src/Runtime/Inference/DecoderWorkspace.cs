@@ -8,7 +8,7 @@ namespace LongLM.Runtime.Inference;
 /// </summary>
 public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated) : IDisposable
 {
-    private int _rows;
+    private int _rows, _logitRows;
     private bool _disposed;
 
     /// <summary>(rows, hidden) residual stream.</summary>
@@ -27,12 +27,12 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
     public DeviceBuffer? Gate { get; private set; }
     /// <summary>(rows, intermediate) MLP hidden.</summary>
     public DeviceBuffer Up { get; private set; } = null!;
-    /// <summary>(rows, vocab).</summary>
+    /// <summary>(logit rows, vocab): sized by <see cref="PrepareLogits"/>, one row unless every row's logits are asked for.</summary>
     public DeviceBuffer Logits { get; private set; } = null!;
 
     /// <summary>Floats held on the backend (for memory reports).</summary>
     public long AllocatedFloats => (long)_rows * (2L * c.HiddenSize + 2L * c.NumAttentionHeads * c.HeadDim + 2L * c.NumKeyValueHeads * c.HeadDim
-        + (gated ? 2L : 1L) * c.IntermediateSize + c.VocabSize);
+        + (gated ? 2L : 1L) * c.IntermediateSize) + (long)_logitRows * c.VocabSize;
 
     /// <summary>Grows the buffers to <paramref name="rows"/> rows.</summary>
     public void Prepare(int rows)
@@ -40,7 +40,7 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         if (rows <= _rows) return;
-        Free();
+        if (_rows > 0) Free();
         _rows = rows;
         long q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
         X = backend.Allocate(rows * (long)c.HiddenSize);
@@ -51,13 +51,25 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
         Attn = backend.Allocate(rows * q);
         Gate = gated ? backend.Allocate(rows * (long)c.IntermediateSize) : null;
         Up = backend.Allocate(rows * (long)c.IntermediateSize);
+    }
+
+    /// <summary>
+    /// Grows the logits buffer to <paramref name="rows"/> rows. Kept apart from the activations: a prefill that wants
+    /// only the last row's logits needs one row of vocab floats, not a chunk's (100 MB for SmolLM's 49152 at 512 rows).
+    /// </summary>
+    public void PrepareLogits(int rows)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
+        if (rows <= _logitRows) return;
+        Logits?.Dispose();
         Logits = backend.Allocate(rows * (long)c.VocabSize);
+        _logitRows = rows;
     }
 
     private void Free()
     {
-        if (_rows == 0) return;
-        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, Logits }) buffer?.Dispose();
+        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up }) buffer?.Dispose();
         _rows = 0;
     }
 
@@ -66,6 +78,7 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
     {
         if (_disposed) return;
         _disposed = true;
-        Free();
+        if (_rows > 0) Free();
+        Logits?.Dispose();
     }
 }
