@@ -149,4 +149,53 @@ public sealed class BadTokenizerFileTests : IDisposable
         File.WriteAllText(_dir.File("tokenizer.json"), json.ToString());
         LoadFails("tokenizer.json");
     }
+
+    /// <summary>
+    /// A byte-level BPE tokenizer.json whose pre-tokenizer is one Split (Isolated) with <paramref name="pattern"/>
+    /// followed by a ByteLevel step that only maps bytes (no prefix space, no GPT-2 regex).
+    /// </summary>
+    private void WriteSplitTokenizer(string pattern, string vocab, string merges)
+    {
+        string escaped = System.Text.Json.JsonSerializer.Serialize(pattern);
+        File.WriteAllText(_dir.File("tokenizer.json"), $$$"""
+            {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": {{{escaped}}}}, "behavior": "Isolated", "invert": false},
+                {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
+             "model": {"type": "BPE", "vocab": {{{vocab}}}, "merges": {{{merges}}}}}
+            """);
+    }
+
+    /// <summary>Runs <paramref name="body"/> on the thread pool; fails (instead of hanging the suite) after 10 s.</summary>
+    private static async Task<T> WithinHangGuard<T>(Func<T> body)
+    {
+        var run = Task.Run(body);
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(10)));
+        Assert.True(finished == run, "did not finish within 10 s (a hang?)");
+        return await run;
+    }
+
+    [Fact]
+    public async Task CatastrophicSplitPattern_IsATokenizerErrorNamingTheFile_NotAHang()
+    {
+        // (a+)+$ on 40 a's and a b tries every way to split the a's (2^40) before failing: hours in a backtracking engine.
+        WriteSplitTokenizer("(a+)+$", """{"a": 0, "b": 1}""", "[]");
+        var tokenizer = ModelTokenizer.Load(_dir.Path);
+        var error = await WithinHangGuard(() => Record.Exception(() => tokenizer.Encode(new string('a', 40) + "b", addBos: false)));
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("tokenizer.json", typed.Message, StringComparison.Ordinal);
+        Assert.Contains("(a+)+$", typed.Message, StringComparison.Ordinal);
+        Assert.Contains("catastrophic backtracking", typed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SplitPattern_OptionalElementBeforeTheMatch_KeepsEveryMatch()
+    {
+        // Pins the backtracking engine: HF's Split runs Oniguruma (leftmost-first backtracking), which finds both commas
+        // of " a,," with " ?, ?"; .NET's NonBacktracking engine drops the first (dotnet/runtime#130176) and would give
+        // the pieces " a,", ",". Ids by hand: " a" merges Ġ+a (rank 1) to 3, each "," is 2. The wrong pieces would merge
+        // "a ," first (rank 0): " a," -> [Ġ, a,] = [0, 4].
+        WriteSplitTokenizer(" ?, ?", """{"Ġ": 0, "a": 1, ",": 2, "Ġa": 3, "a,": 4}""", """["a ,", "Ġ a"]""");
+        var tokenizer = ModelTokenizer.Load(_dir.Path);
+        Assert.Equal([3, 2, 2], tokenizer.Encode(" a,,", addBos: false));
+    }
 }
