@@ -198,4 +198,51 @@ public sealed class BadTokenizerFileTests : IDisposable
         var tokenizer = ModelTokenizer.Load(_dir.Path);
         Assert.Equal([3, 2, 2], tokenizer.Encode(" a,,", addBos: false));
     }
+
+    /// <summary>A minimal byte-level BPE tokenizer.json: vocab a, b, ab plus the given extra sections.</summary>
+    private void WriteByteLevelTokenizer(string vocab, string addedTokens = "[]", string postProcessor = "null") =>
+        File.WriteAllText(_dir.File("tokenizer.json"), $$$"""
+            {"added_tokens": {{{addedTokens}}}, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
+             "post_processor": {{{postProcessor}}},
+             "model": {"type": "BPE", "vocab": {{{vocab}}}, "merges": ["a b"]}}
+            """);
+
+    [Theory]
+    [InlineData(2147483647)] // int.MaxValue: the table size id + 1 overflowed (IndexOutOfRangeException)
+    [InlineData(2000000000)] // a 2e9-entry table: 16 GB and about a minute before the fix
+    public async Task VocabIdFarBeyondTheTokenCount_IsRefusedBeforeAllocating(int id)
+    {
+        WriteByteLevelTokenizer($$"""{"a": 0, "b": 1, "ab": {{id}}}""");
+        var (error, allocated) = await WithinHangGuard(() =>
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var e = Record.Exception(() => ModelTokenizer.Load(_dir.Path));
+            return (e, GC.GetAllocatedBytesForCurrentThread() - before);
+        });
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("tokenizer.json", typed.Message, StringComparison.Ordinal);
+        Assert.Contains($"\"ab\" has the id {id}", typed.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 200_000_000, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public async Task AddedTokenIdFarBeyondTheTokenCount_IsRefused()
+    {
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""",
+            addedTokens: """[{"id": 2000000000, "content": "<|end|>", "special": true}]""");
+        var error = await WithinHangGuard(() => Record.Exception(() => ModelTokenizer.Load(_dir.Path)));
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("added token \"<|end|>\" has the id 2000000000", typed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NegativeTemplateTokenId_IsRefused()
+    {
+        // The template's special_tokens table gives ids directly; -5 indexed the token table (IndexOutOfRangeException).
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""", postProcessor: """
+            {"type": "TemplateProcessing", "single": "<s> $A", "special_tokens": {"<s>": {"id": "<s>", "ids": [-5], "tokens": ["<s>"]}}}
+            """);
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains("template token \"<s>\" has the id -5", error.Message, StringComparison.Ordinal);
+    }
 }
