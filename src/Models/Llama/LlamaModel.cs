@@ -26,9 +26,10 @@ public sealed class LlamaModel : ICausalLM
         if (config.IntermediateSize <= 0) throw new ConfigException(config.FilePath, "missing required field 'intermediate_size'");
         Config = config;
         Backend = backend;
+        // Weights first: their shapes check config.json's sizes before the RoPE tables and workspaces are sized by them.
+        _weights = LlamaWeights.Load(store, config, backend);
         _attention = new AttentionBlock(backend, policy, RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit, backend),
             config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim);
-        _weights = LlamaWeights.Load(store, config, backend);
         _ws = new DecoderWorkspace(backend, config, gated: true);
     }
 
