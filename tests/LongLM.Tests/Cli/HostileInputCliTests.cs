@@ -1,0 +1,34 @@
+namespace LongLM.Tests.Cli;
+
+/// <summary>
+/// Hostile model folders and options through `longlm`: each is one line on stderr and exit code 2 (a user error),
+/// never exit 1 ("internal error"), a hang or a huge allocation.
+/// </summary>
+public sealed class HostileInputCliTests : IDisposable
+{
+    private static string Stories => ModelFolderCopy.Stories260K;
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>Runs the CLI under the hang guard and checks the one-line, exit-2 convention; returns stderr.</summary>
+    private static async Task<string> FailsWithExit2(params string[] args)
+    {
+        var ((exit, _, err), _) = await HangGuard.Run(() => CliRunner.Run(args));
+        Assert.True(exit == 2, $"exit {exit}: {err}");
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.StartsWith("longlm: error:", err);
+        Assert.DoesNotContain("internal error", err);
+        return err;
+    }
+
+    [Theory]
+    [InlineData("--top-k-middle", "1000000000", "top-k middle tokens must lie in [0, 64]")]
+    [InlineData("--global-tokens", "2000000000", "global tokens G must be at most 65536")]
+    public async Task HugeLmInfiniteNumbers_AreUsageErrors(string flag, string value, string phrase)
+    {
+        // Both died with "internal error: OverflowException" (exit 1) before.
+        string err = await FailsWithExit2("generate", "--model", Stories, "--prompt", "Once", "--max-tokens", "2", "--lm-infinite", flag, value);
+        Assert.Contains(phrase, err);
+    }
+}
