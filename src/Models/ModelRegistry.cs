@@ -37,8 +37,14 @@ public static class ModelRegistry
     public static string PositionalEncodingOf(ModelConfig config) => Find(config).Positions;
 
     /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
-    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null) =>
-        Find(config).Create(config, store, backend, policy, options ?? new ModelOptions());
+    /// <exception cref="SafeTensorsException">With <see cref="ModelOptions.CheckWeights"/>, a weight is NaN or infinite.</exception>
+    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
+    {
+        options ??= new ModelOptions();
+        var family = Find(config);
+        if (options.CheckWeights) WeightScan.ThrowIfNonFinite(store);
+        return family.Create(config, store, backend, policy, options);
+    }
 
     private static Family Find(ModelConfig config)
     {

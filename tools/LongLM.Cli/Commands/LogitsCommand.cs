@@ -17,13 +17,14 @@ public static class LogitsCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS added as the tokenizer says)" };
         var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
-        var command = new Command("logits", "Write the logits of every position to a JSON file") { model, backend, prompt, ids, output };
+        var checkWeights = CommonOptions.CheckWeights();
+        var command = new Command("logits", "Write the logits of every position to a JSON file") { model, backend, prompt, ids, output, checkWeights };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
             string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) });
             int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
             if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
             // Truncate baseline: only the last L tokens go through the model (and are reported).
