@@ -42,8 +42,21 @@ public static class ModelRegistry
     {
         options ??= new ModelOptions();
         var family = Find(config);
+        if (family.Positions != "rope") RefuseRotaryOptions(family, options);
         if (options.CheckWeights) WeightScan.ThrowIfNonFinite(store);
         return family.Create(config, store, backend, policy, options);
+    }
+
+    /// <summary>RoPE scaling and CLEX change nothing in a family without rotary positions: asking for them is an error, not a no-op.</summary>
+    private static void RefuseRotaryOptions(Family family, ModelOptions options)
+    {
+        string? asked = options.RopeScaling is { } rope ? $"--rope-scaling {rope}"
+            : options.ClexExtend ? "--clex-extend"
+            : options.ClexLogScale is { } log ? $"--clex-log-scale {(log ? "true" : "false")}"
+            : null;
+        if (asked is not null)
+            throw new LongLMException(
+                $"{asked} does not apply to {family.Name} models: they encode positions with {(family.Positions == "alibi" ? "ALiBi biases" : family.Positions)}, not rotary embeddings (RoPE scaling and CLEX are for RoPE models)");
     }
 
     private static Family Find(ModelConfig config)

@@ -31,4 +31,28 @@ public sealed class HostileInputCliTests : IDisposable
         string err = await FailsWithExit2("generate", "--model", Stories, "--prompt", "Once", "--max-tokens", "2", "--lm-infinite", flag, value);
         Assert.Contains(phrase, err);
     }
+
+    /// <summary>A tiny ALiBi fixture written through the CLI (`make-fixture --family mpt|bloom --shape tiny`).</summary>
+    private string AlibiFixture(string family)
+    {
+        string dir = _dir.File(family);
+        if (Directory.Exists(dir)) return dir;
+        var (exit, _, err) = CliRunner.Run("make-fixture", "--family", family, "--shape", "tiny", "--dtype", "f32", "--seed", "1", "--out", dir);
+        Assert.True(exit == 0, err);
+        return dir;
+    }
+
+    [Theory]
+    [InlineData("mpt", "--rope-scaling", "linear:4")]
+    [InlineData("bloom", "--rope-scaling", "yarn:2")]
+    [InlineData("mpt", "--clex-extend", null)]
+    [InlineData("bloom", "--clex-log-scale", "true")]
+    public async Task RotaryOptionsOnAlibiModels_AreRefused(string family, string flag, string? value)
+    {
+        // ALiBi models have no rotary embedding: these flags changed nothing and exited 0 before.
+        string[] option = value is null ? [flag] : [flag, value];
+        string err = await FailsWithExit2(["generate", "--model", AlibiFixture(family), "--prompt", "a b", "--max-tokens", "2", "--temperature", "0", .. option]);
+        Assert.Contains($"{flag}{(value is null ? "" : " " + value)} does not apply to {family} models", err);
+        Assert.Contains("ALiBi", err);
+    }
 }

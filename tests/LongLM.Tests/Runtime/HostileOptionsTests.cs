@@ -56,4 +56,14 @@ public sealed class HostileOptionsTests
         }
         Assert.Equal(Draw(0), Draw(int.MaxValue));
     }
+
+    [Fact]
+    public void RopeScalingOnAnAlibiFamily_IsRefusedByTheLibrary()
+    {
+        // The library, not only the CLI, refuses what it cannot honour (an MPT fixture from the fixture writer).
+        using var dir = new TempDirectory();
+        LongLM.Models.Fixtures.FixtureWriter.Write("mpt", LongLM.Models.Fixtures.FixtureShape.Find("mpt", "tiny"), DType.F32, 1, dir.Path);
+        var e = Assert.Throws<LongLMException>(() => LongLM.Models.LanguageModel.Load(dir.Path, "cpu", new ModelOptions { RopeScaling = "dynamic:2" }));
+        Assert.Contains("--rope-scaling dynamic:2 does not apply to mpt models", e.Message);
+    }
 }
