@@ -55,4 +55,44 @@ public sealed class HostileInputCliTests : IDisposable
         Assert.Contains($"{flag}{(value is null ? "" : " " + value)} does not apply to {family} models", err);
         Assert.Contains("ALiBi", err);
     }
+
+    /// <summary>Characters a terminal acts on, other than the line breaks between lines.</summary>
+    private static bool HasRawControl(string text) => text.Any(c => char.IsControl(c) && c is not ('\n' or '\r'));
+
+    [Fact]
+    public void Info_ArchitectureWithEscapeSequences_PrintsThemEscaped()
+    {
+        // A config.json whose architecture string carries ESC [31m (red) and BEL reached the terminal raw before.
+        string dir = ModelFolderCopy.StoriesWithConfig(_dir, t => t.Replace("\"LlamaForCausalLM\"", "\"Llama\\u001b[31mRED\\u0007ForCausalLM\""));
+        var (exit, output, err) = CliRunner.Run("info", "--model", dir);
+        Assert.True(exit == 0, err);
+        Assert.False(HasRawControl(output), output);
+        Assert.Contains("Llama\\u001b[31mRED\\u0007ForCausalLM", output);
+
+        // JSON escapes control characters itself; the value reads back unchanged.
+        var json = CliRunner.Run("info", "--model", dir, "--json");
+        Assert.False(HasRawControl(json.Out));
+        using var doc = System.Text.Json.JsonDocument.Parse(json.Out);
+        Assert.Equal("Llama\u001b[31mRED\u0007ForCausalLM", doc.RootElement.GetProperty("architecture").GetString());
+    }
+
+    [Theory]
+    [InlineData("info")]
+    [InlineData("generate")]
+    public async Task ErrorQuotingAFileValue_PrintsControlCharactersEscaped(string command)
+    {
+        // hidden_act "si<ESC>[2J<NUL>lu": the refusal quotes it; ESC [2J clears the screen, NUL cuts the line short.
+        string dir = ModelFolderCopy.StoriesWithConfig(_dir, t => t.Replace("\"silu\"", "\"si\\u001b[2J\\u0000lu\""));
+        string err = await FailsWithExit2(command, "--model", dir);
+        Assert.False(HasRawControl(err), err);
+        Assert.Contains("hidden_act 'si\\u001b[2J\\u0000lu' is not supported", err);
+    }
+
+    [Fact]
+    public void Escape_KeepsLettersOfAnyScript_EscapesControlsAndBidiOverrides()
+    {
+        // U+202E (right-to-left override) makes a terminal show the rest of the line reversed.
+        Assert.Equal("café 日本 ok", LongLM.Cli.CliIO.Escape("café 日本 ok"));
+        Assert.Equal("a\\u202eb\\u0085c\\u007fd\\u000a", LongLM.Cli.CliIO.Escape("a\u202Eb\u0085c\u007Fd\n"));
+    }
 }

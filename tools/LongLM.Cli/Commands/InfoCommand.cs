@@ -74,12 +74,13 @@ public static class InfoCommand
             }
             else
             {
-                static string Text(object? value) => value switch
+                // Architecture, model_type and torch_dtype are the file's own strings: escaped for the terminal.
+                static string Text(object? value) => CliIO.Escape(value switch
                 {
                     null => "-",
                     Array a => string.Join(",", a.Cast<object>().Select(v => v is double or float ? $"{v:G6}" : v.ToString())),
                     _ => value.ToString() ?? "-",
-                };
+                });
                 foreach (var (key, value) in info)
                 {
                     if (value is Dictionary<string, float[]> table)
