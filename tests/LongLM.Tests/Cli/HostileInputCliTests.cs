@@ -95,4 +95,70 @@ public sealed class HostileInputCliTests : IDisposable
         Assert.Equal("café 日本 ok", LongLM.Cli.CliIO.Escape("café 日本 ok"));
         Assert.Equal("a\\u202eb\\u0085c\\u007fd\\u000a", LongLM.Cli.CliIO.Escape("a\u202Eb\u0085c\u007Fd\n"));
     }
+
+    [Theory]
+    [InlineData("\"hidden_act\"", "\"head_dim\": 1000000000, \"hidden_act\"", "num_attention_heads x head_dim = 8000000000 exceeds the limit")] // 18 s, 3.9 GB before
+    [InlineData("\"rope_theta\": 10000.0", "\"rope_theta\": 1e400", "'rope_theta' must be a finite number")]
+    [InlineData("\"hidden_act\"", "\"partial_rotary_factor\": 0.01, \"hidden_act\"", "leaves 0 rotary dimensions")]
+    [InlineData("\"llama\"", "\"ll\\ud800ama\"", "holds an invalid string")] // exit 1 before
+    public async Task HostileConfigJson_IsOneLineExit2(string from, string to, string phrase)
+    {
+        string dir = ModelFolderCopy.StoriesWithConfig(_dir, t => t.Replace(from, to));
+        string err = await FailsWithExit2("generate", "--model", dir, "--max-tokens", "2");
+        Assert.Contains("config.json", err);
+        Assert.Contains(phrase, err);
+    }
+
+    [Fact]
+    public async Task NonUtf8ConfigJson_IsOneLineExit2()
+    {
+        // 0xFF inside "llama": "internal error: InvalidOperationException" (exit 1) before.
+        string dir = ModelFolderCopy.Stories(_dir);
+        byte[] bytes = File.ReadAllBytes(_dir.File("config.json"));
+        int at = System.Text.Encoding.ASCII.GetString(bytes).IndexOf("\"llama\"", StringComparison.Ordinal) + 3;
+        bytes[at] = 0xFF;
+        File.WriteAllBytes(_dir.File("config.json"), bytes);
+        string err = await FailsWithExit2("info", "--model", dir);
+        Assert.Contains("config.json: not valid UTF-8", err);
+    }
+
+    /// <summary>The llama tiny fixture (byte-level BPE tokenizer.json) with its tokenizer.json edited.</summary>
+    private string FixtureWithTokenizer(Action<System.Text.Json.Nodes.JsonObject> edit)
+    {
+        string dir = _dir.File("fixture");
+        var (exit, _, err) = CliRunner.Run("make-fixture", "--family", "llama", "--shape", "tiny", "--dtype", "f32", "--seed", "1", "--out", dir);
+        Assert.True(exit == 0, err);
+        string path = Path.Combine(dir, "tokenizer.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(json);
+        File.WriteAllText(path, json.ToJsonString());
+        return dir;
+    }
+
+    [Fact]
+    public async Task VocabIdIntMax_IsOneLineExit2()
+    {
+        // "internal error: IndexOutOfRangeException" (exit 1) before.
+        string dir = FixtureWithTokenizer(j => j["model"]!["vocab"]!["a"] = int.MaxValue);
+        string err = await FailsWithExit2("tokenize", "--model", dir, "--text", "hi");
+        Assert.Contains("tokenizer.json", err);
+        Assert.Contains("has the id 2147483647", err);
+    }
+
+    [Fact]
+    public async Task CatastrophicSplitPattern_IsOneLineExit2()
+    {
+        // A Split (a+)+$ before the fixture's ByteLevel step: the prompt of 40 a's and a b hung for ever before.
+        string dir = FixtureWithTokenizer(j =>
+        {
+            var byteLevel = j["pre_tokenizer"]!.DeepClone();
+            j["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("""
+                {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": false}]}
+                """);
+            j["pre_tokenizer"]!["pretokenizers"]!.AsArray().Add(byteLevel);
+        });
+        string err = await FailsWithExit2("generate", "--model", dir, "--prompt", new string('a', 40) + "b", "--max-tokens", "2");
+        Assert.Contains("tokenizer.json", err);
+        Assert.Contains("catastrophic backtracking", err);
+    }
 }
