@@ -32,6 +32,9 @@ public sealed class BloomModel : ICausalLM
             throw raw.Error("apply_residual_connection_post_layernorm true is not supported");
         if (config.NumKeyValueHeads != config.NumAttentionHeads)
             throw raw.Error("grouped key/value heads are not supported for BLOOM (multi-head attention only)");
+        // query_key_value is split per head: hidden_size must be n_head whole heads (BloomConfig has no head size of its own).
+        if ((long)config.NumAttentionHeads * config.HeadDim != config.HiddenSize)
+            throw raw.Error($"n_head {config.NumAttentionHeads} x head_dim {config.HeadDim} must equal hidden_size {config.HiddenSize} for BLOOM");
         double eps = raw.Double("layer_norm_epsilon") ?? 1e-5;
         if (eps is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {eps} is out of range");
         Config = config;

@@ -48,7 +48,7 @@ internal sealed class TokenizerJson
     /// <exception cref="TokenizerException">The file does not parse or lacks what a tokenizer needs.</exception>
     public static TokenizerJson Read(string path)
     {
-        byte[] data = TokenizerLoader.ReadAllBytes(path);
+        byte[] data = TokenizerLoader.ReadJsonBytes(path);
         try
         {
             using var document = JsonDocument.Parse(data);

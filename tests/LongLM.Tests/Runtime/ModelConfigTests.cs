@@ -220,4 +220,23 @@ public sealed class ModelConfigTests : IDisposable
         var typed = Assert.IsType<ConfigException>(error);
         Assert.Contains("'time_dt' 1E-06 with 'max_factor' 8 needs 7E+06 ODE steps", typed.Message);
     }
+
+    [Theory]
+    [InlineData("bloom", "n_head 8 x head_dim 8 must equal hidden_size 48 for BLOOM")]
+    [InlineData("mpt", "n_heads 6 x head_dim 16 must equal d_model 48 for MPT")]
+    public void AlibiFamily_HeadDimNotDividingTheWidth_IsAConfigError(string family, string phrase)
+    {
+        // Found by ConfigJsonFuzzTests: a BLOOM config with n_head 8 and head_dim 8 (hidden 48) passed the
+        // query_key_value shape check ([3 * 48, 48]) and then failed the per-head split with an ArgumentException.
+        // The tiny fixtures: BLOOM 6 heads, MPT 6 heads, hidden 48.
+        string dir = _dir.File(family);
+        LongLM.Models.Fixtures.FixtureWriter.Write(family, LongLM.Models.Fixtures.FixtureShape.Find(family, "tiny"), LongLM.Kernels.DType.F32, 1, dir);
+        string path = Path.Combine(dir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["head_dim"] = family == "bloom" ? 8 : 16;
+        if (family == "bloom") json["n_head"] = 8;
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<ConfigException>(() => LongLM.Models.LanguageModel.Load(dir).Dispose());
+        Assert.Contains(phrase, e.Message);
+    }
 }

@@ -230,4 +230,30 @@ public sealed class BadTokenizerFileTests : IDisposable
         var error = LoadFails("tokenizer.json");
         Assert.Contains("template token \"<s>\" has the id -5", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("tokenizer_config.json")]
+    [InlineData("tokenizer.json")]
+    public void NonUtf8JsonTokenizerFile_NamesTheFile(string file)
+    {
+        // Found by TokenizerJsonFuzzTests: a 0xFF byte inside the bos_token string of tokenizer_config.json escaped as
+        // InvalidOperationException ("Cannot transcode invalid UTF-8") when the string was read.
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2, "<s>": 3}""");
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"bos_token": "<s>", "add_bos_token": true}""");
+        byte[] bytes = File.ReadAllBytes(_dir.File(file));
+        bytes[Array.LastIndexOf(bytes, (byte)'s')] = 0xFF;
+        File.WriteAllBytes(_dir.File(file), bytes);
+        var error = LoadFails(file);
+        Assert.Contains("is not valid UTF-8", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnpairedSurrogateInTokenizerConfig_NamesTheFile()
+    {
+        // "\ud800" is valid JSON but no text: reading bos_token threw InvalidOperationException.
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""");
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"bos_token": "\ud800"}""");
+        var error = LoadFails("tokenizer_config.json");
+        Assert.Contains("invalid string", error.Message, StringComparison.Ordinal);
+    }
 }
