@@ -66,7 +66,14 @@ public readonly record struct AttentionShape
 }
 
 /// <summary>Shape of a top-k selection: far slots [Begin, End), K per head.</summary>
-public readonly record struct TopKShape(int Heads, int KvHeads, int HeadDim, float Scale, int Begin, int End, int K);
+public readonly record struct TopKShape(int Heads, int KvHeads, int HeadDim, float Scale, int Begin, int End, int K)
+{
+    /// <summary>
+    /// Largest K: the GPU kernel keeps its chosen slots in a shared-memory list of this size and the CPU one on the
+    /// stack; the paper runs K = 5.
+    /// </summary>
+    public const int MaxK = 64;
+}
 
 /// <summary>The buffers of one attention call (a struct: one per layer per token must not allocate); layouts are [slot or row, heads, headDim].</summary>
 /// <param name="Query">[QueryCount, Heads, HeadDim], rotated at each row's own position.</param>

@@ -3,6 +3,7 @@ using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
+using LongLM.Runtime.SafeTensors;
 
 namespace LongLM.Models;
 
@@ -18,11 +19,13 @@ public abstract class DecoderModel : ICausalLM
     private int _activeCalls;
     private bool _disposed;
     private string? _warning;
+    private readonly WeightStore _store;
 
     /// <summary>A model over <paramref name="attention"/>; <paramref name="gatedMlp"/> sizes the SwiGLU gate buffer.</summary>
-    protected DecoderModel(ModelConfig config, IBackend backend, AttentionBlock attention, bool gatedMlp)
+    protected DecoderModel(ModelConfig config, WeightStore store, IBackend backend, AttentionBlock attention, bool gatedMlp)
     {
         Config = config;
+        _store = store;
         Backend = backend;
         Attention = attention;
         GatedMlp = gatedMlp;
@@ -199,9 +202,14 @@ public abstract class DecoderModel : ICausalLM
         }
     }
 
-    /// <summary>Where non-finite logits come from, for the error message (the first non-finite weight, if any).</summary>
-    protected virtual string DescribeNonFinite() =>
-        "the weights or the activations overflow float32 (load with --check-weights / ModelOptions.CheckWeights to scan every tensor)";
+    /// <summary>
+    /// Where non-finite logits come from, for the error message: the first tensor holding a NaN or infinity (one scan
+    /// of the memory-mapped checkpoint, paid only on this error path), else an activation overflow.
+    /// </summary>
+    private string DescribeNonFinite() =>
+        WeightScan.FindNonFinite(_store) is var (tensor, index)
+            ? $"tensor '{tensor}' holds a non-finite value at element {index}; the checkpoint is damaged"
+            : "every weight is finite, so the activations overflowed float32 (the model is run far outside what it was trained for)";
 
     private void Warn(long callKeys)
     {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LongLM.Kernels;
+using LongLM.Runtime;
 
 namespace LongLM.Models;
 
@@ -22,7 +23,7 @@ internal sealed unsafe class FusedQkv : IDisposable
     public static (WeightView Q, WeightView K, WeightView V) Stacked(WeightView fused, int d)
     {
         var (outputs, unit) = Outputs(fused);
-        if (outputs != 3 * d) throw new ArgumentException($"'{fused.Name}' has {outputs} outputs, expected 3 * {d}");
+        if (outputs != 3 * d) throw new LongLMException($"tensor '{fused.Name}' has {outputs} outputs, config.json implies 3 x {d}");
         long bytes = unit * fused.DType.Size();
         WeightView Part(int t, string part) => Shaped(fused, fused.Pointer + (nint)(t * d * bytes), d, part);
         return (Part(0, "q"), Part(1, "k"), Part(2, "v"));
@@ -32,7 +33,7 @@ internal sealed unsafe class FusedQkv : IDisposable
     public (WeightView Q, WeightView K, WeightView V) PerHead(WeightView fused, int heads, int headDim)
     {
         var (outputs, unit) = Outputs(fused);
-        if (outputs != 3 * heads * headDim) throw new ArgumentException($"'{fused.Name}' has {outputs} outputs, expected 3 * {heads} * {headDim}");
+        if (outputs != 3 * heads * headDim) throw new LongLMException($"tensor '{fused.Name}' has {outputs} outputs, config.json implies 3 x {heads} heads x {headDim}");
         long block = headDim * unit * fused.DType.Size(); // bytes of one head's q (or k, or v)
         byte* source = (byte*)fused.Pointer;
         long size = heads * block;

@@ -37,8 +37,27 @@ public static class ModelRegistry
     public static string PositionalEncodingOf(ModelConfig config) => Find(config).Positions;
 
     /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
-    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null) =>
-        Find(config).Create(config, store, backend, policy, options ?? new ModelOptions());
+    /// <exception cref="SafeTensorsException">With <see cref="ModelOptions.CheckWeights"/>, a weight is NaN or infinite.</exception>
+    public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
+    {
+        options ??= new ModelOptions();
+        var family = Find(config);
+        if (family.Positions != "rope") RefuseRotaryOptions(family, options);
+        if (options.CheckWeights) WeightScan.ThrowIfNonFinite(store);
+        return family.Create(config, store, backend, policy, options);
+    }
+
+    /// <summary>RoPE scaling and CLEX change nothing in a family without rotary positions: asking for them is an error, not a no-op.</summary>
+    private static void RefuseRotaryOptions(Family family, ModelOptions options)
+    {
+        string? asked = options.RopeScaling is { } rope ? $"--rope-scaling {rope}"
+            : options.ClexExtend ? "--clex-extend"
+            : options.ClexLogScale is { } log ? $"--clex-log-scale {(log ? "true" : "false")}"
+            : null;
+        if (asked is not null)
+            throw new LongLMException(
+                $"{asked} does not apply to {family.Name} models: they encode positions with {(family.Positions == "alibi" ? "ALiBi biases" : family.Positions)}, not rotary embeddings (RoPE scaling and CLEX are for RoPE models)");
+    }
 
     private static Family Find(ModelConfig config)
     {

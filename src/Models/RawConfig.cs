@@ -32,9 +32,11 @@ internal readonly struct RawConfig
     /// <summary>True when <paramref name="field"/> is present and not null.</summary>
     public bool Has(string field) => Get(field) is not null;
 
-    /// <summary>A number, or null when absent.</summary>
+    /// <summary>A finite number, or null when absent (1e400 parses to infinity, which no field means).</summary>
     public double? Double(string field) => Get(field) is { } v
-        ? v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Error($"field '{Name(field)}' must be a number, found {v.GetRawText()}")
+        ? v.ValueKind == JsonValueKind.Number && v.GetDouble() is var d && double.IsFinite(d)
+            ? d
+            : throw Error($"field '{Name(field)}' must be a finite number, found {v.GetRawText()}")
         : null;
 
     /// <summary>true/false, or null when absent.</summary>

@@ -18,6 +18,12 @@ public sealed record ModelOptions
     /// <summary>CLEX log scaling of the query: null follows the checkpoint's "log_scale" (algorithms.md decisions).</summary>
     public bool? ClexLogScale { get; init; }
 
+    /// <summary>
+    /// Scan every stored weight for NaN and infinity before building the model (<see cref="SafeTensors.WeightScan"/>):
+    /// one read of the whole checkpoint, so off by default.
+    /// </summary>
+    public bool CheckWeights { get; init; }
+
     /// <summary>The config with the rope_scaling override applied.</summary>
     public ModelConfig Apply(ModelConfig config)
     {

@@ -15,9 +15,37 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
     /// <summary>Standard error.</summary>
     public TextWriter Err { get; } = stderr;
 
-    /// <summary>Writes one error line (multi-line messages, such as a list of allowed values, are folded).</summary>
+    /// <summary>
+    /// Writes one error line (multi-line messages, such as a list of allowed values, are folded). Messages quote values
+    /// from model files, so what is left is <see cref="Escape"/>d.
+    /// </summary>
     public void Error(string message) =>
-        Err.WriteLine("longlm: error: " + string.Join(' ', message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+        Err.WriteLine("longlm: error: " + Escape(string.Join(' ', message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))));
+
+    /// <summary>
+    /// Text from a model file made safe for a terminal: control characters (C0, DEL, C1: ESC sequences recolour,
+    /// retitle or clear the screen, BEL rings, NUL truncates) and the bidirectional overrides and isolates (which
+    /// reorder what is shown) become \uXXXX escapes. Everything else, non-ASCII letters included, is kept.
+    /// </summary>
+    public static string Escape(string text)
+    {
+        if (!text.Any(NeedsEscape)) return text;
+        var escaped = new System.Text.StringBuilder(text.Length + 16);
+        foreach (char c in text)
+        {
+            if (NeedsEscape(c)) escaped.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            else escaped.Append(c);
+        }
+        return escaped.ToString();
+    }
+
+    /// <summary>--verbose: the exception with its stack trace, line by line (a message may quote a model file).</summary>
+    private void Trace(Exception e)
+    {
+        foreach (string line in e.ToString().Split('\n')) Err.WriteLine(Escape(line.TrimEnd('\r')));
+    }
+
+    private static bool NeedsEscape(char c) => char.IsControl(c) || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
 
     /// <summary>
     /// Runs a command body: input problems (LongLMException, missing files, bad arguments) are one line and
@@ -32,7 +60,7 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
         catch (Exception e) when (e is LongLMException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
             Error(e.Message);
-            if (verbose) Err.WriteLine(e);
+            if (verbose) Trace(e);
             return ExitCodes.UsageError;
         }
         catch (OutOfMemoryException e)
@@ -43,7 +71,7 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
         catch (Exception e)
         {
             Error($"internal error: {e.GetType().Name}: {e.Message}");
-            if (verbose) Err.WriteLine(e);
+            if (verbose) Trace(e);
             return ExitCodes.InternalError;
         }
     }

@@ -436,7 +436,7 @@ public static class AttentionKernels
         ArrayView<float> logits, ArrayView<float> values)
     {
         var q = SharedMemory.Allocate<float>(MaxHeadDim);
-        var chosen = SharedMemory.Allocate<int>(64);
+        var chosen = SharedMemory.Allocate<int>(TopKShape.MaxK);
         var bestScore = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
         var bestIndex = SharedMemory.Allocate<int>(GroupReduce.MaxGroupSize);
         int hd = shape.HeadDim, t = Group.IdxX, slotStride = shape.KvHeads * hd;

@@ -284,7 +284,7 @@ public sealed class IlgpuBackend : IBackend
     /// <inheritdoc />
     public void SelectTopK(DeviceBuffer query, DeviceBuffer farKeys, DeviceBuffer farValues, TopKShape shape, DeviceBuffer logits, DeviceBuffer values)
     {
-        if (shape.K is <= 0 or > 64) throw new ArgumentOutOfRangeException(nameof(shape), $"top-k {shape.K} must lie in [1, 64]");
+        if (shape.K <= 0 || shape.K > TopKShape.MaxK) throw new ArgumentOutOfRangeException(nameof(shape), $"top-k {shape.K} must lie in [1, {TopKShape.MaxK}]");
         if (shape.End - shape.Begin < shape.K) throw new ArgumentException($"top-k needs {shape.K} middle tokens, the range [{shape.Begin}, {shape.End}) has {shape.End - shape.Begin}");
         long kvDim = (long)shape.KvHeads * shape.HeadDim;
         var kernel = Kernel("top-k", static a =>

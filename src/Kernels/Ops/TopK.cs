@@ -12,6 +12,7 @@ public static class TopK
         int hd = s.HeadDim, kvHead = head / (s.Heads / s.KvHeads), stride = s.KvHeads * hd;
         var q = query.Slice(head * hd, hd);
         // A k-sized insertion list: k is small (5 in the paper's runs), the range is long.
+        if ((uint)s.K - 1 >= TopKShape.MaxK) throw new ArgumentOutOfRangeException(nameof(s), s.K, $"top-k K must lie in [1, {TopKShape.MaxK}]");
         Span<int> best = stackalloc int[s.K];
         Span<float> bestScore = stackalloc float[s.K];
         int count = 0;

@@ -23,7 +23,7 @@ public sealed class BloomModel : DecoderModel
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public BloomModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
-        : base(Checked(config, out float eps), backend, new AttentionBlock(backend, policy,
+        : base(Checked(config, out float eps), store, backend, new AttentionBlock(backend, policy,
             new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads)),
             config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
     {
@@ -47,6 +47,9 @@ public sealed class BloomModel : DecoderModel
             throw raw.Error("apply_residual_connection_post_layernorm true is not supported");
         if (config.NumKeyValueHeads != config.NumAttentionHeads)
             throw raw.Error("grouped key/value heads are not supported for BLOOM (multi-head attention only)");
+        // query_key_value is split per head: hidden_size must be n_head whole heads (BloomConfig has no head size of its own).
+        if ((long)config.NumAttentionHeads * config.HeadDim != config.HiddenSize)
+            throw raw.Error($"n_head {config.NumAttentionHeads} x head_dim {config.HeadDim} must equal hidden_size {config.HiddenSize} for BLOOM");
         double value = raw.Double("layer_norm_epsilon") ?? 1e-5;
         if (value is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {value} is out of range");
         eps = (float)value;

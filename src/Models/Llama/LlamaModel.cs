@@ -18,7 +18,7 @@ public sealed class LlamaModel : DecoderModel
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
     public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
-        : base(Checked(config), backend, new AttentionBlock(backend, policy,
+        : base(Checked(config), store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit, backend),
             config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true)
     {

@@ -25,7 +25,7 @@ public sealed class MptModel : DecoderModel
     }
 
     private MptModel(ModelConfig config, MptSettings settings, WeightStore store, IBackend backend, AttentionPolicy policy)
-        : base(config, backend, new AttentionBlock(backend, policy,
+        : base(config, store, backend, new AttentionBlock(backend, policy,
             new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads, settings.AlibiBiasMax)),
             config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
     {
@@ -95,6 +95,9 @@ public sealed record MptSettings(double LayerNormEps, bool NoBias, double AlibiB
             throw raw.Error($"ffn_config.ffn_type '{ffn}' is not supported (supported: mptmlp)");
         if (config.NumKeyValueHeads != config.NumAttentionHeads)
             throw raw.Error("grouped key/value heads are not supported for MPT (multi-head attention only)");
+        // Wqkv's d_model outputs per part are n_heads whole heads (MptConfig has no head size of its own).
+        if ((long)config.NumAttentionHeads * config.HeadDim != config.HiddenSize)
+            throw raw.Error($"n_heads {config.NumAttentionHeads} x head_dim {config.HeadDim} must equal d_model {config.HiddenSize} for MPT");
         double eps = raw.Double("layer_norm_epsilon") ?? 1e-5;
         double biasMax = attn?.Double("alibi_bias_max") ?? 8;
         if (eps is < 0 or > 1) throw raw.Error($"layer_norm_epsilon {eps} is out of range");

@@ -1,3 +1,4 @@
+using LongLM.Kernels;
 using LongLM.Runtime.Config;
 
 namespace LongLM.Runtime.Attention;
@@ -8,6 +9,9 @@ namespace LongLM.Runtime.Attention;
 /// </summary>
 public sealed record LambdaAttentionOptions
 {
+    /// <summary>Most starting tokens G: 65536 tokens' keys per layer, a 64k context's worth (the paper uses 10).</summary>
+    public const int MaxGlobalTokens = 1 << 16;
+
     /// <summary>The attention mode; <see cref="AttentionMode.Lambda"/> is LM-Infinite.</summary>
     public AttentionMode Mode { get; init; } = AttentionMode.Lambda;
     /// <summary>G: starting tokens kept (default 10).</summary>
@@ -43,7 +47,10 @@ public sealed record LambdaAttentionOptions
         if (distance <= 0) throw new LongLMException($"distance limit D must be positive, got {distance}");
         if (Mode is AttentionMode.Lambda && distance < window)
             throw new LongLMException($"distance limit D ({distance}) below the local window L ({window}) would give starting tokens a distance nearer than local ones");
-        if (topK < 0) throw new LongLMException($"top-k must be >= 0, got {topK}");
+        if (GlobalTokens > MaxGlobalTokens)
+            throw new LongLMException($"global tokens G must be at most {MaxGlobalTokens} (their keys are kept in a store allocated up front), got {GlobalTokens}");
+        if (topK < 0 || topK > TopKShape.MaxK)
+            throw new LongLMException($"top-k middle tokens must lie in [0, {TopKShape.MaxK}] per head (the kernels' selection list; the paper uses 5), got {topK}");
         if (topK > 0 && Mode != AttentionMode.Lambda) throw new LongLMException("top-k middle tokens need --attention lambda");
         if (TopKFromLayer < 0 || TopKToLayer < TopKFromLayer) throw new LongLMException($"top-k layers [{TopKFromLayer}, {TopKToLayer}) are empty or negative");
         int insertAt = TopKInsertAt ?? window / 2;

@@ -11,10 +11,23 @@ internal sealed class JsonFields(string filePath, JsonElement root)
     public static JsonFields Load(string filePath)
     {
         if (!File.Exists(filePath)) throw new ConfigException(filePath, "file not found");
+        byte[] bytes;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(filePath), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            bytes = File.ReadAllBytes(filePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(filePath, $"cannot read the file ({e.Message})", e);
+        }
+        // System.Text.Json checks string contents only when one is read (InvalidOperationException, deep inside some
+        // family's field read), so bad UTF-8 and unpaired surrogate escapes are refused here, once.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ConfigException(filePath, "not valid UTF-8");
+        try
+        {
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new ConfigException(filePath, "not a JSON object");
+            CheckStrings(filePath, document.RootElement);
             return new JsonFields(filePath, document.RootElement.Clone());
         }
         catch (JsonException e)
@@ -22,6 +35,40 @@ internal sealed class JsonFields(string filePath, JsonElement root)
             throw new ConfigException(filePath, $"not valid JSON ({e.Message})", e);
         }
     }
+
+    /// <summary>Reads every name and string once, so that later reads cannot fail on text ("\ud800" alone is not text).</summary>
+    private static void CheckStrings(string filePath, JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        _ = property.Name;
+                        CheckStrings(filePath, property.Value);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray()) CheckStrings(filePath, item);
+                    break;
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    break;
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ConfigException(filePath, $"holds an invalid string ({e.Message})", e);
+        }
+    }
+
+    /// <summary>A JSON number as a finite double: 1e400 parses to infinity, which no field means.</summary>
+    public static double Finite(string filePath, string name, JsonElement value) =>
+        value.GetDouble() is var d && double.IsFinite(d)
+            ? d
+            : throw new ConfigException(filePath, $"field '{name}' must be a finite number, found {value.GetRawText()}");
 
     public bool Has(string name) => Root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
 
@@ -44,7 +91,7 @@ internal sealed class JsonFields(string filePath, JsonElement root)
     public double? OptionalDouble(string name)
     {
         if (!Root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
+        if (v.ValueKind == JsonValueKind.Number) return Finite(FilePath, name, v);
         throw new ConfigException(FilePath, $"field '{name}' must be a number, found {v.GetRawText()}");
     }
 

@@ -91,10 +91,7 @@ public sealed record ModelConfig
             ModelType = modelType,
             VocabSize = f.RequiredInt("vocab_size"),
             HiddenSize = hidden,
-            // BloomMLP is 4 * hidden whatever n_inner says; MptMLP is expansion_ratio (default 4) * d_model.
-            IntermediateSize = bloom ? 4 * hidden
-                : modelType == "mpt" ? (f.OptionalInt("expansion_ratio") ?? 4) * hidden
-                : f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0,
+            IntermediateSize = IntermediateWidth(f, modelType, hidden),
             NumHiddenLayers = f.RequiredInt("num_hidden_layers", "n_layer", "n_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
@@ -120,11 +117,40 @@ public sealed record ModelConfig
         return config;
     }
 
+    /// <summary>
+    /// Widest hidden_size, intermediate_size and num_attention_heads x head_dim accepted: 2^20, about 20 times the
+    /// widest released model (Llama 3.1 405B: intermediate 53248). Sizes are checked against these limits before
+    /// anything is allocated from them, and against the tensors' shapes before anything else is.
+    /// </summary>
+    public const int MaxWidth = 1 << 20;
+    /// <summary>Largest vocab_size accepted: 2^24, 64 times the largest released vocabularies (262144, Gemma 3).</summary>
+    public const int MaxVocabSize = 1 << 24;
+    /// <summary>Most num_hidden_layers accepted: 4096, 32 times the deepest released model (126, Llama 3.1 405B).</summary>
+    public const int MaxLayers = 1 << 12;
+
+    /// <summary>The MLP width: BloomMLP is 4 * hidden whatever n_inner says; MptMLP is expansion_ratio (default 4) * d_model.</summary>
+    private static int IntermediateWidth(JsonFields f, string modelType, int hidden)
+    {
+        long width = modelType == "bloom" ? 4L * hidden
+            : modelType == "mpt" ? (long)(f.OptionalInt("expansion_ratio") ?? 4) * hidden
+            : f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0;
+        if (width > MaxWidth)
+        {
+            string field = modelType switch { "bloom" => "4 x hidden_size", "mpt" => "expansion_ratio x d_model", _ => "intermediate_size" };
+            throw new ConfigException(f.FilePath, $"{field} = {width} exceeds the limit {MaxWidth}");
+        }
+        return (int)width;
+    }
+
     private void Validate()
     {
         void Positive(int value, string name)
         {
             if (value <= 0) throw new ConfigException(FilePath, $"field '{name}' must be positive, found {value}");
+        }
+        void AtMost(long value, long limit, string name)
+        {
+            if (value > limit) throw new ConfigException(FilePath, $"{name} = {value} exceeds the limit {limit}");
         }
         Positive(VocabSize, "vocab_size");
         Positive(HiddenSize, "hidden_size");
@@ -133,6 +159,10 @@ public sealed record ModelConfig
         Positive(NumKeyValueHeads, "num_key_value_heads");
         Positive(HeadDim, "head_dim");
         Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        AtMost(VocabSize, MaxVocabSize, "vocab_size");
+        AtMost(HiddenSize, MaxWidth, "hidden_size");
+        AtMost(NumHiddenLayers, MaxLayers, "num_hidden_layers");
+        AtMost((long)NumAttentionHeads * HeadDim, MaxWidth, "num_attention_heads x head_dim");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new ConfigException(FilePath, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
         if (PartialRotaryFactor is <= 0 or > 1)
@@ -152,7 +182,7 @@ public sealed record ModelConfig
         var strings = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var p in scaling.Root.EnumerateObject())
         {
-            if (p.Value.ValueKind == JsonValueKind.Number) values[p.Name] = p.Value.GetDouble();
+            if (p.Value.ValueKind == JsonValueKind.Number) values[p.Name] = JsonFields.Finite(f.FilePath, "rope_scaling." + p.Name, p.Value);
             else if (p.Value.ValueKind == JsonValueKind.String) strings[p.Name] = p.Value.GetString()!;
         }
         return new RopeScalingConfig(type, scaling.OptionalDouble("factor"), values, strings);

@@ -187,6 +187,9 @@ public sealed class ClexRope : IRopeScaling
     private static float RoundToBFloat16(float value) =>
         BitConverter.UInt32BitsToSingle((uint)ElementConvert.SingleToBFloat16(value) << 16);
 
+    /// <summary>Most ODE steps <see cref="Load"/> runs: the reference's settings need a few thousand.</summary>
+    public const int MaxOdeSteps = 100_000;
+
     /// <summary>
     /// Reads the CLEX layer of a checkpoint: rope_scaling {type "clex", max_factor (required), param_factor λ (1),
     /// act ("silu"), time_dt (0.01)}, L_tr = max_position_embeddings, d = the rotary dim, and the three tensors
@@ -217,6 +220,10 @@ public sealed class ClexRope : IRopeScaling
             throw new ConfigException(config.FilePath, $"rope_scaling 'param_factor' {lambda} times the rotary dim {d} is not a whole MLP width");
         int hidden = (int)hiddenExact;
         double timeDt = RopeScaling.Positive(config, s, "time_dt", RopeScaling.Number(s, "time_dt") ?? 0.01);
+        // The ODE takes (max_factor - 1) / time_dt steps at load: the reference's 0.01 and max_factor 64 make 6300.
+        if ((maxFactor - 1) / timeDt > MaxOdeSteps)
+            throw new ConfigException(config.FilePath,
+                $"rope_scaling 'time_dt' {timeDt} with 'max_factor' {maxFactor} needs {(maxFactor - 1) / timeDt:G3} ODE steps; at most {MaxOdeSteps} are run");
         string act = s.Strings.TryGetValue("act", out var a) ? a : "silu";
         var activation = act switch
         {

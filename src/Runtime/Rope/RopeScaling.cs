@@ -25,6 +25,22 @@ public static class RopeScaling
     public static IRopeScaling Create(ModelConfig config, WeightStore? weights = null, bool clexExtend = false, IBackend? clexBackend = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        if (config.RotaryDim < 2)
+            throw new ConfigException(config.FilePath,
+                $"partial_rotary_factor {config.PartialRotaryFactor} x head_dim {config.HeadDim} leaves {config.RotaryDim} rotary dimensions; RoPE needs at least 2");
+        try
+        {
+            return CreateChecked(config, weights, clexExtend, clexBackend);
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            // The methods' constructors check their numbers as arguments; here every number came from config.json.
+            throw new ConfigException(config.FilePath, $"rope settings are out of range: {e.Message}", e);
+        }
+    }
+
+    private static IRopeScaling CreateChecked(ModelConfig config, WeightStore? weights, bool clexExtend, IBackend? clexBackend)
+    {
         var scaling = config.RopeScaling;
         if (scaling is null) return new DefaultRope(config.RopeTheta, config.RotaryDim);
         return scaling.Type switch

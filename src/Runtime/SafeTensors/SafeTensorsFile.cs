@@ -103,6 +103,17 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new ReadOnlySpan<byte>(_base + _dataStart + info.Begin, checked((int)(info.End - info.Begin)));
     }
 
+    /// <summary>
+    /// <paramref name="length"/> bytes of a tensor from byte <paramref name="offset"/> on, straight from the mapping:
+    /// a window for readers of tensors larger than one span (2 GB).
+    /// </summary>
+    internal ReadOnlySpan<byte> Bytes(TensorInfo info, long offset, int length)
+    {
+        if (offset < 0 || length < 0 || offset + length > info.End - info.Begin)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"bytes [{offset}, {offset + length}) lie outside tensor '{info.Name}'");
+        return new ReadOnlySpan<byte>(_base + _dataStart + info.Begin + offset, length);
+    }
+
     /// <summary>A row-major [rows, cols] view; rank-1 tensors are [1, n], higher ranks fold all but the last dimension.</summary>
     public WeightView View(string name)
     {

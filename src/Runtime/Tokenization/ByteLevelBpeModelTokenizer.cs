@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using MlTokenizers = Microsoft.ML.Tokenizers;
 
 namespace LongLM.Runtime.Tokenization;
@@ -19,6 +20,7 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
     private readonly AddedTokenMatcher _rawTokens;
     private readonly AddedTokenMatcher _normalizedTokens;
     private readonly byte[][] _tokenBytes;
+    private readonly string _path;
 
     private ByteLevelBpeModelTokenizer(TokenizerJson json, MlTokenizers.BpeTokenizer bpe, byte[][] tokenBytes,
         int? bosId, int? eosId, bool addBos)
@@ -32,6 +34,7 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
         _rawTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => !t.Normalized));
         _normalizedTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => t.Normalized));
         _tokenBytes = tokenBytes;
+        _path = json.Path;
     }
 
     public override string Kind => "bpe";
@@ -144,7 +147,7 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
 
     private void EncodeWords(string text, List<int> ids)
     {
-        foreach (string word in _preTokenizer.Split(text))
+        foreach (string word in PreTokenize(text))
         {
             // ignore_merges (Llama 3, as in tiktoken): a word the vocabulary holds whole is one token,
             // even where the merge order would have split it differently.
@@ -155,6 +158,21 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
             }
 
             ids.AddRange(_bpe.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
+        }
+    }
+
+    /// <summary>The pre-tokens of <paramref name="text"/>; a Split pattern that backtracks without end is the file's fault.</summary>
+    private List<string> PreTokenize(string text)
+    {
+        try
+        {
+            return _preTokenizer.Split(text);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            throw new TokenizerException(
+                $"'{_path}': the pre-tokenizer pattern \"{e.Pattern}\" ran longer than {e.MatchTimeout.TotalSeconds:0.#} s on a {e.Input.Length}-character piece of the input (catastrophic backtracking); this tokenizer.json cannot be run safely.",
+                _path, e);
         }
     }
 

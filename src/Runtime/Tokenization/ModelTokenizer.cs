@@ -54,6 +54,7 @@ public abstract class ModelTokenizer
     /// <param name="addBos">Whether to prepend <see cref="BosId"/>.</param>
     /// <returns>Token ids.</returns>
     /// <exception cref="InvalidOperationException"><paramref name="addBos"/> is true but the tokenizer has no BOS.</exception>
+    /// <exception cref="TokenizerException">A pre-tokenizer pattern from tokenizer.json ran past its match timeout.</exception>
     public int[] Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);

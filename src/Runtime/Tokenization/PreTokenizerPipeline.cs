@@ -38,12 +38,27 @@ internal sealed class PreTokenizerPipeline
 
     public static PreTokenizerPipeline Create(IReadOnlyList<Step> steps) => new(steps);
 
+    /// <summary>
+    /// How long one search of a pattern may run. The patterns of real tokenizers find each match in microseconds
+    /// (every position starts one); a pattern from the file that backtracks catastrophically ((a+)+$ on 41 characters
+    /// runs for hours) is stopped here instead of hanging the process.
+    /// </summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     /// <summary>Compiles an HF Split pattern (Oniguruma syntax, which .NET reads the same for the patterns in use).</summary>
+    /// <remarks>
+    /// The backtracking engine with a timeout, not <see cref="RegexOptions.NonBacktracking"/>: Oniguruma backtracks, and
+    /// .NET's non-backtracking engine (7 to 10) drops the first match of patterns with an optional element next to the
+    /// search start (" ?, ?" on " a,," finds only the second comma, dotnet/runtime#130176), a shape that tokenizer
+    /// patterns share (alternatives opening with " ?" or "\s?"). Identical pieces matter more than linear time; the
+    /// timeout bounds the rest.
+    /// </remarks>
     /// <exception cref="ArgumentException">The pattern is not a valid .NET regex.</exception>
     public static Regex CreateRegex(string pattern) =>
-        new(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        new(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
 
     /// <summary>Cuts <paramref name="text"/> into pre-tokens (non-empty).</summary>
+    /// <exception cref="RegexMatchTimeoutException">A Split pattern ran longer than <see cref="MatchTimeout"/>.</exception>
     public List<string> Split(string text)
     {
         var pieces = new List<string> { text };

@@ -37,7 +37,7 @@ internal sealed class TokenizerConfig
     /// <exception cref="TokenizerException">The file is not valid JSON or has entries of the wrong kind.</exception>
     public static TokenizerConfig Read(string path)
     {
-        byte[] data = TokenizerLoader.ReadAllBytes(path);
+        byte[] data = TokenizerLoader.ReadJsonBytes(path);
         try
         {
             using var document = JsonDocument.Parse(data);
@@ -55,6 +55,11 @@ internal sealed class TokenizerConfig
         catch (JsonException e)
         {
             throw new TokenizerException($"'{path}' is not valid JSON: {e.Message}", path, e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string with an unpaired surrogate escape ("\ud800") is valid JSON but no text.
+            throw new TokenizerException($"'{path}' holds an invalid string: {e.Message}", path, e);
         }
     }
 

@@ -48,7 +48,7 @@ internal sealed class TokenizerJson
     /// <exception cref="TokenizerException">The file does not parse or lacks what a tokenizer needs.</exception>
     public static TokenizerJson Read(string path)
     {
-        byte[] data = TokenizerLoader.ReadAllBytes(path);
+        byte[] data = TokenizerLoader.ReadJsonBytes(path);
         try
         {
             using var document = JsonDocument.Parse(data);
@@ -95,11 +95,15 @@ internal sealed class TokenizerJson
             return new TokenizerJson(path) { Unsupported = unsupported };
         }
 
+        var vocab = ReadVocab(path, model);
+        var addedTokens = ReadAddedTokens(path, root);
+        var template = TokenizerJsonPipeline.ReadTemplate(root);
+        CheckIdSpace(path, vocab, addedTokens, template);
         return new TokenizerJson(path)
         {
-            Vocab = ReadVocab(path, model),
+            Vocab = vocab,
             Merges = ReadMerges(path, model),
-            AddedTokens = ReadAddedTokens(path, root),
+            AddedTokens = addedTokens,
             Normalizer = normalizer!,
             PreTokenizer = preTokenizer!,
             IgnoreMerges = OptionalBool(model, "ignore_merges") ?? false,
@@ -107,8 +111,41 @@ internal sealed class TokenizerJson
             FuseUnknown = OptionalBool(model, "fuse_unk") ?? false,
             ContinuingSubwordPrefix = OptionalString(model, "continuing_subword_prefix"),
             EndOfWordSuffix = OptionalString(model, "end_of_word_suffix"),
-            Template = TokenizerJsonPipeline.ReadTemplate(root),
+            Template = template,
         };
+    }
+
+    /// <summary>
+    /// Ids index a dense table (one entry per id, as HF's vocab_size is the largest id + 1), so an id far beyond the
+    /// number of tokens the file defines would allocate for tokens that do not exist (one id of 2e9 asks for a
+    /// 2e9-entry table). Real tokenizers number their tokens densely from 0; gaps up to the token count are allowed.
+    /// </summary>
+    private static void CheckIdSpace(string path, Dictionary<string, int> vocab, List<AddedToken> addedTokens, PostProcessorTemplate? template)
+    {
+        long tokens = vocab.Count + addedTokens.Count;
+        long limit = 2 * tokens + 1024;
+        void Check(string what, long id)
+        {
+            if (id < 0 || id >= limit)
+            {
+                throw Malformed(path, $"{what} has the id {id}, outside [0, {limit}) for the {tokens} tokens the file defines (ids must be dense from 0)");
+            }
+        }
+
+        foreach (var (token, id) in vocab)
+        {
+            Check($"model.vocab entry \"{token}\"", id);
+        }
+
+        foreach (var token in addedTokens)
+        {
+            Check($"added token \"{token.Content}\"", token.Id);
+        }
+
+        if (template?.LeadingId is int leading)
+        {
+            Check($"the post-processor template token \"{template.LeadingToken}\"", leading);
+        }
     }
 
     private static Dictionary<string, int> ReadVocab(string path, JsonElement model)

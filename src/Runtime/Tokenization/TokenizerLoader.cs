@@ -48,6 +48,21 @@ internal static class TokenizerLoader
             modelDirectory);
     }
 
+    /// <summary>
+    /// Reads a whole JSON tokenizer file and checks that it is UTF-8: System.Text.Json checks string contents only when
+    /// one is read, and then throws InvalidOperationException.
+    /// </summary>
+    public static byte[] ReadJsonBytes(string path)
+    {
+        byte[] data = ReadAllBytes(path);
+        if (!System.Text.Unicode.Utf8.IsValid(data))
+        {
+            throw new TokenizerException($"'{path}' is not valid UTF-8.", path);
+        }
+
+        return data;
+    }
+
     /// <summary>Reads a whole tokenizer file, turning I/O failures into <see cref="TokenizerException"/>.</summary>
     public static byte[] ReadAllBytes(string path)
     {

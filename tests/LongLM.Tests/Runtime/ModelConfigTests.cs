@@ -126,4 +126,117 @@ public sealed class ModelConfigTests : IDisposable
         Assert.Equal(0.6, g.Temperature);
         Assert.Equal([128001, 128009], g.EosTokenIds);
     }
+
+    [Fact]
+    public void NonUtf8ConfigJson_IsAConfigError()
+    {
+        // 0xFF inside model_type: System.Text.Json parses it and throws InvalidOperationException on the first read.
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(Valid.Replace("\"llama\"", "\"ll#ama\""));
+        bytes[Array.IndexOf(bytes, (byte)'#')] = 0xFF;
+        File.WriteAllBytes(_dir.File("config.json"), bytes);
+        var e = Assert.Throws<ConfigException>(() => ModelConfig.Load(_dir.Path));
+        Assert.Contains("config.json: not valid UTF-8", e.Message);
+    }
+
+    [Fact]
+    public void UnpairedSurrogateEscape_IsAConfigError()
+    {
+        // "\ud800" is valid JSON and valid UTF-8 but no text: reading it threw InvalidOperationException.
+        var e = Assert.Throws<ConfigException>(() => Parse(Valid.Replace("\"llama\"", "\"\\ud800\"")));
+        Assert.Contains("invalid string", e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"rope_theta\":10000.0", "\"rope_theta\":1e400", "'rope_theta' must be a finite number, found 1e400")]
+    [InlineData("\"factor\":8.0", "\"factor\":-1e400", "'rope_scaling.factor' must be a finite number")]
+    [InlineData("\"low_freq_factor\":1.0", "\"low_freq_factor\":1e999", "'rope_scaling.low_freq_factor' must be a finite number")]
+    public void NumberOverflowingDouble_IsAConfigError(string from, string to, string phrase)
+    {
+        // 1e400 is valid JSON; as a double it is infinity, which passed "rope_theta > 0" before.
+        var e = Assert.Throws<ConfigException>(() => Parse(Valid.Replace(from, to)));
+        Assert.Contains(phrase, e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"vocab_size\":512", "\"vocab_size\":2000000000", "vocab_size = 2000000000 exceeds the limit 16777216")]
+    [InlineData("\"hidden_size\":64", "\"hidden_size\":64,\"head_dim\":1000000000", "num_attention_heads x head_dim = 8000000000 exceeds the limit 1048576")]
+    [InlineData("\"num_hidden_layers\":5", "\"num_hidden_layers\":100000", "num_hidden_layers = 100000 exceeds the limit 4096")]
+    [InlineData("\"intermediate_size\":172", "\"intermediate_size\":2000000000", "intermediate_size = 2000000000 exceeds the limit 1048576")]
+    public void AbsurdSize_IsRefusedAtParse(string from, string to, string phrase)
+    {
+        // Limits from ModelConfig.MaxVocabSize, MaxWidth, MaxLayers (each well above any released model).
+        var e = Assert.Throws<ConfigException>(() => Parse(Valid.Replace(from, to)));
+        Assert.Contains(phrase, e.Message);
+    }
+
+    [Fact]
+    public void MptExpansionRatioOverflowingInt_IsRefused()
+    {
+        // expansion_ratio x d_model = 4.8e10 wrapped around in int arithmetic before.
+        var e = Assert.Throws<ConfigException>(() => Parse("""
+            {"model_type":"mpt","d_model":48,"n_heads":6,"n_layers":2,"expansion_ratio":1000000000,"max_seq_len":64,"vocab_size":320}
+            """));
+        Assert.Contains("expansion_ratio x d_model = 48000000000 exceeds the limit", e.Message);
+    }
+
+    [Fact]
+    public void PartialRotaryFactorLeavingNoRotaryDims_IsAConfigError()
+    {
+        // 0.01 x head_dim 8 = 0.08 rotary dims: the RoPE constructor threw ArgumentOutOfRangeException (not a LongLMException).
+        var c = Parse(Valid.Replace("\"rope_theta\":10000.0", "\"rope_theta\":10000.0,\"partial_rotary_factor\":0.01"));
+        var e = Assert.Throws<ConfigException>(() => LongLM.Runtime.Rope.RopeScaling.Create(c));
+        Assert.Contains("partial_rotary_factor 0.01 x head_dim 8 leaves 0 rotary dimensions", e.Message);
+    }
+
+    [Fact]
+    public async Task HugeHeadDim_FailsFastBeforeAllocating()
+    {
+        // head_dim 1e9 took 18 s and 3.9 GB (RoPE tables sized by it) before the tensor shape error.
+        string dir = ModelFolderCopy.StoriesWithConfig(_dir, t => t.Replace("\"hidden_act\"", "\"head_dim\": 1000000000, \"hidden_act\""));
+        var error = await HangGuard.Throws(() => LongLM.Models.LanguageModel.Load(dir).Dispose());
+        var typed = Assert.IsType<ConfigException>(error);
+        Assert.Contains("head_dim", typed.Message);
+    }
+
+    [Fact]
+    public void PartialRotaryFactor_FromModelFolder_IsAConfigError()
+    {
+        string dir = ModelFolderCopy.StoriesWithConfig(_dir, t => t.Replace("\"hidden_act\"", "\"partial_rotary_factor\": 0.01, \"hidden_act\""));
+        var e = Assert.Throws<ConfigException>(() => LongLM.Models.LanguageModel.Load(dir).Dispose());
+        Assert.Contains("partial_rotary_factor", e.Message);
+    }
+
+    [Fact]
+    public async Task ClexTimeStepTooSmall_IsRefusedBeforeIntegrating()
+    {
+        // time_dt 1e-6 asks for 7e6 ODE steps at load (minutes; below the solver's own 2^24-point cap); the reference's
+        // 0.01 with max_factor 8 takes 700.
+        // The CLEX fixture (the tests' seed 3) supplies the ODE tensors.
+        string dir = _dir.File("clex");
+        LongLM.Models.Fixtures.FixtureWriter.WriteClex(ModelFolderCopy.Stories260K, 3, dir, timeDt: 1e-6);
+        var c = ModelConfig.Load(dir);
+        using var store = LongLM.Runtime.SafeTensors.WeightStore.Open(dir);
+        var error = await HangGuard.Throws(() => LongLM.Runtime.Rope.RopeScaling.Create(c, store));
+        var typed = Assert.IsType<ConfigException>(error);
+        Assert.Contains("'time_dt' 1E-06 with 'max_factor' 8 needs 7E+06 ODE steps", typed.Message);
+    }
+
+    [Theory]
+    [InlineData("bloom", "n_head 8 x head_dim 8 must equal hidden_size 48 for BLOOM")]
+    [InlineData("mpt", "n_heads 6 x head_dim 16 must equal d_model 48 for MPT")]
+    public void AlibiFamily_HeadDimNotDividingTheWidth_IsAConfigError(string family, string phrase)
+    {
+        // Found by ConfigJsonFuzzTests: a BLOOM config with n_head 8 and head_dim 8 (hidden 48) passed the
+        // query_key_value shape check ([3 * 48, 48]) and then failed the per-head split with an ArgumentException.
+        // The tiny fixtures: BLOOM 6 heads, MPT 6 heads, hidden 48.
+        string dir = _dir.File(family);
+        LongLM.Models.Fixtures.FixtureWriter.Write(family, LongLM.Models.Fixtures.FixtureShape.Find(family, "tiny"), LongLM.Kernels.DType.F32, 1, dir);
+        string path = Path.Combine(dir, "config.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["head_dim"] = family == "bloom" ? 8 : 16;
+        if (family == "bloom") json["n_head"] = 8;
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<ConfigException>(() => LongLM.Models.LanguageModel.Load(dir).Dispose());
+        Assert.Contains(phrase, e.Message);
+    }
 }

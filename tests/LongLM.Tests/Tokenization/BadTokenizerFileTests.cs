@@ -149,4 +149,111 @@ public sealed class BadTokenizerFileTests : IDisposable
         File.WriteAllText(_dir.File("tokenizer.json"), json.ToString());
         LoadFails("tokenizer.json");
     }
+
+    /// <summary>
+    /// A byte-level BPE tokenizer.json whose pre-tokenizer is one Split (Isolated) with <paramref name="pattern"/>
+    /// followed by a ByteLevel step that only maps bytes (no prefix space, no GPT-2 regex).
+    /// </summary>
+    private void WriteSplitTokenizer(string pattern, string vocab, string merges)
+    {
+        string escaped = System.Text.Json.JsonSerializer.Serialize(pattern);
+        File.WriteAllText(_dir.File("tokenizer.json"), $$$"""
+            {"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": {{{escaped}}}}, "behavior": "Isolated", "invert": false},
+                {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]},
+             "model": {"type": "BPE", "vocab": {{{vocab}}}, "merges": {{{merges}}}}}
+            """);
+    }
+
+    [Fact]
+    public async Task CatastrophicSplitPattern_IsATokenizerErrorNamingTheFile_NotAHang()
+    {
+        // (a+)+$ on 40 a's and a b tries every way to split the a's (2^40) before failing: hours in a backtracking engine.
+        WriteSplitTokenizer("(a+)+$", """{"a": 0, "b": 1}""", "[]");
+        var tokenizer = ModelTokenizer.Load(_dir.Path);
+        var error = await HangGuard.Throws(() => tokenizer.Encode(new string('a', 40) + "b", addBos: false));
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("tokenizer.json", typed.Message, StringComparison.Ordinal);
+        Assert.Contains("(a+)+$", typed.Message, StringComparison.Ordinal);
+        Assert.Contains("catastrophic backtracking", typed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SplitPattern_OptionalElementBeforeTheMatch_KeepsEveryMatch()
+    {
+        // Pins the backtracking engine: HF's Split runs Oniguruma (leftmost-first backtracking), which finds both commas
+        // of " a,," with " ?, ?"; .NET's NonBacktracking engine drops the first (dotnet/runtime#130176) and would give
+        // the pieces " a,", ",". Ids by hand: " a" merges Ġ+a (rank 1) to 3, each "," is 2. The wrong pieces would merge
+        // "a ," first (rank 0): " a," -> [Ġ, a,] = [0, 4].
+        WriteSplitTokenizer(" ?, ?", """{"Ġ": 0, "a": 1, ",": 2, "Ġa": 3, "a,": 4}""", """["a ,", "Ġ a"]""");
+        var tokenizer = ModelTokenizer.Load(_dir.Path);
+        Assert.Equal([3, 2, 2], tokenizer.Encode(" a,,", addBos: false));
+    }
+
+    /// <summary>A minimal byte-level BPE tokenizer.json: vocab a, b, ab plus the given extra sections.</summary>
+    private void WriteByteLevelTokenizer(string vocab, string addedTokens = "[]", string postProcessor = "null") =>
+        File.WriteAllText(_dir.File("tokenizer.json"), $$$"""
+            {"added_tokens": {{{addedTokens}}}, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false},
+             "post_processor": {{{postProcessor}}},
+             "model": {"type": "BPE", "vocab": {{{vocab}}}, "merges": ["a b"]}}
+            """);
+
+    [Theory]
+    [InlineData(2147483647)] // int.MaxValue: the table size id + 1 overflowed (IndexOutOfRangeException)
+    [InlineData(2000000000)] // a 2e9-entry table: 16 GB and about a minute before the fix
+    public async Task VocabIdFarBeyondTheTokenCount_IsRefusedBeforeAllocating(int id)
+    {
+        WriteByteLevelTokenizer($$"""{"a": 0, "b": 1, "ab": {{id}}}""");
+        var error = await HangGuard.Throws(() => ModelTokenizer.Load(_dir.Path));
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("tokenizer.json", typed.Message, StringComparison.Ordinal);
+        Assert.Contains($"\"ab\" has the id {id}", typed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddedTokenIdFarBeyondTheTokenCount_IsRefused()
+    {
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""",
+            addedTokens: """[{"id": 2000000000, "content": "<|end|>", "special": true}]""");
+        var error = await HangGuard.Throws(() => ModelTokenizer.Load(_dir.Path));
+        var typed = Assert.IsType<TokenizerException>(error);
+        Assert.Contains("added token \"<|end|>\" has the id 2000000000", typed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NegativeTemplateTokenId_IsRefused()
+    {
+        // The template's special_tokens table gives ids directly; -5 indexed the token table (IndexOutOfRangeException).
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""", postProcessor: """
+            {"type": "TemplateProcessing", "single": "<s> $A", "special_tokens": {"<s>": {"id": "<s>", "ids": [-5], "tokens": ["<s>"]}}}
+            """);
+        var error = LoadFails("tokenizer.json");
+        Assert.Contains("template token \"<s>\" has the id -5", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("tokenizer_config.json")]
+    [InlineData("tokenizer.json")]
+    public void NonUtf8JsonTokenizerFile_NamesTheFile(string file)
+    {
+        // Found by TokenizerJsonFuzzTests: a 0xFF byte inside the bos_token string of tokenizer_config.json escaped as
+        // InvalidOperationException ("Cannot transcode invalid UTF-8") when the string was read.
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2, "<s>": 3}""");
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"bos_token": "<s>", "add_bos_token": true}""");
+        byte[] bytes = File.ReadAllBytes(_dir.File(file));
+        bytes[Array.LastIndexOf(bytes, (byte)'s')] = 0xFF;
+        File.WriteAllBytes(_dir.File(file), bytes);
+        var error = LoadFails(file);
+        Assert.Contains("is not valid UTF-8", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnpairedSurrogateInTokenizerConfig_NamesTheFile()
+    {
+        // "\ud800" is valid JSON but no text: reading bos_token threw InvalidOperationException.
+        WriteByteLevelTokenizer("""{"a": 0, "b": 1, "ab": 2}""");
+        File.WriteAllText(_dir.File("tokenizer_config.json"), """{"bos_token": "\ud800"}""");
+        var error = LoadFails("tokenizer_config.json");
+        Assert.Contains("invalid string", error.Message, StringComparison.Ordinal);
+    }
 }

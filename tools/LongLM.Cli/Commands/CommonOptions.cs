@@ -24,6 +24,9 @@ public static class CommonOptions
         DefaultValueFactory = _ => Runtime.Inference.SequenceState.DefaultPrefillChunk,
     };
 
+    /// <summary>--check-weights (ModelOptions.CheckWeights).</summary>
+    public static Option<bool> CheckWeights() => new("--check-weights") { Description = "Scan every weight for NaN and infinity before running (one read of the whole checkpoint)" };
+
     /// <summary>--json.</summary>
     public static Option<bool> Json(string description = "Print JSON") => new("--json") { Description = description };
 }

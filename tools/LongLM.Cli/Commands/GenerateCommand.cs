@@ -26,11 +26,12 @@ public static class GenerateCommand
         var seed = new Option<int?>("--seed") { Description = "Seed for reproducible sampling" };
         var json = CommonOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
         var prefillChunk = CommonOptions.PrefillChunk();
-        var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk };
+        var checkWeights = CommonOptions.CheckWeights();
+        var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk, checkWeights };
         var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
+            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) });
             var g = lm.Generation;
             bool greedyByDefault = g?.DoSample == false;
             var sampling = new SamplingOptions

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using LongLM.Models;
+using LongLM.Runtime;
 using LongLM.Runtime.Rope;
 
 namespace LongLM.Cli.Commands;
@@ -13,10 +14,11 @@ public static class InfoCommand
     {
         var model = CommonOptions.Model();
         var json = CommonOptions.Json();
-        var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, positions (RoPE or ALiBi), tokenizer") { model, json };
+        var checkWeights = CommonOptions.CheckWeights();
+        var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, positions (RoPE or ALiBi), tokenizer") { model, json, checkWeights };
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(model)!);
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, "cpu", new ModelOptions { CheckWeights = parse.GetValue(checkWeights) });
             var c = lm.Config;
             var dtypes = lm.Weights.Files.SelectMany(f => f.Tensors.Values).Select(t => t.DType.ToString()).Distinct().Order().ToArray();
             // ALiBi models (MPT, BLOOM) have no rotary embedding: the RoPE fields are left empty for them.
@@ -72,12 +74,13 @@ public static class InfoCommand
             }
             else
             {
-                static string Text(object? value) => value switch
+                // Architecture, model_type and torch_dtype are the file's own strings: escaped for the terminal.
+                static string Text(object? value) => CliIO.Escape(value switch
                 {
                     null => "-",
                     Array a => string.Join(",", a.Cast<object>().Select(v => v is double or float ? $"{v:G6}" : v.ToString())),
                     _ => value.ToString() ?? "-",
-                };
+                });
                 foreach (var (key, value) in info)
                 {
                     if (value is Dictionary<string, float[]> table)

@@ -18,14 +18,15 @@ public static class LogitsCommand
         var ids = new Option<string?>("--ids") { Description = "Comma-separated token ids, used exactly as given (no BOS added)" };
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
         var prefillChunk = CommonOptions.PrefillChunk();
+        var checkWeights = CommonOptions.CheckWeights();
         var command = new Command("logits", "Write the logits of every position to a JSON file (one forward call, as HF's model(input_ids).logits)")
-            { model, backend, prompt, ids, output, prefillChunk };
+            { model, backend, prompt, ids, output, prefillChunk, checkWeights };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
             string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
-            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse));
+            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) });
             int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
             if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
             // Truncate baseline: the model sees only the last L tokens, so only they are run (and reported).

@@ -27,8 +27,9 @@ public static class PplCommand
         var csv = new Option<string?>("--out", "-o") { Description = "Write the per-bucket table as CSV" };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of NLL against position (every run overlaid)" };
         var json = CommonOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
+        var checkWeights = CommonOptions.CheckWeights();
         var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes and --rope-scaling values to compare them)")
-            { model, backend, text, maxTokens, repeat, chunk, prefillChunk, csv, plot, json };
+            { model, backend, text, maxTokens, repeat, chunk, prefillChunk, csv, plot, json, checkWeights };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
@@ -39,7 +40,7 @@ public static class PplCommand
             // Every --attention mode with every --rope-scaling override: one run each, overlaid in the plot.
             foreach (var (mode, rope) in attention.Modes(parse).SelectMany(m => attention.RopeScalings(parse).Select(r => (m, r))))
             {
-                using var lm = io.LoadModel(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope));
+                using var lm = io.LoadModel(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope) with { CheckWeights = parse.GetValue(checkWeights) });
                 // BOS once at the start of the stream; repeats cycle the text's own tokens.
                 fileIds ??= lm.Tokenizer.Encode(File.ReadAllText(file));
                 int bos = lm.Tokenizer.AddBos && fileIds.Length > 0 && fileIds[0] == lm.Tokenizer.BosId ? 1 : 0;
