@@ -8,8 +8,9 @@ namespace LongLM.Runtime.Rope;
 /// "Sequence length" is always the total length after the current forward call (cache plus new tokens), as HF passes
 /// <c>seq_len = max(position_ids) + 1</c> and CLEX passes <c>q_len + past_len</c>. Methods whose result does not depend
 /// on it (<see cref="DependsOnLength"/> false) return the same frequencies for every length, so callers compute them
-/// once; the others must be asked again whenever the length changes, and every cached key re-rotated when the
-/// frequencies change (algorithms.md 3.4). The returned arrays are shared: do not modify them.
+/// once; the others are asked again for every logical forward call. What happens to keys cached under earlier
+/// frequencies is the caller's policy: CLEX re-rotates them (algorithms.md 3.4), dynamic NTK keeps them as HF does
+/// (docs/rope-scaling.md). The returned arrays are shared: do not modify them.
 /// </remarks>
 public interface IRopeScaling
 {
