@@ -95,7 +95,7 @@ public abstract class DecoderModel : ICausalLM
         {
             using var call = sequence.BeginCall();
             if (sequence.TruncateContext is { } context) ForwardTruncated(ids, sequence, context, logits, rows, cancellationToken);
-            else RunCall(ids, sequence, logits, rows, cancellationToken);
+            else RunCall(ids, sequence, logits, rows, null, cancellationToken);
         }
         finally
         {
@@ -103,8 +103,39 @@ public abstract class DecoderModel : ICausalLM
         }
     }
 
-    /// <summary>One logical call: every chunk takes the call's total length; chunks only bound memory.</summary>
-    private void RunCall(ReadOnlySpan<int> ids, SequenceState s, Span<float> logits, LogitsRows rows, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public void ForwardHidden(ReadOnlySpan<int> ids, SequenceState sequence, Span<float> meanHidden, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        if (!ReferenceEquals(sequence.Model, this)) throw new ArgumentException("the sequence belongs to another model", nameof(sequence));
+        if (ids.IsEmpty) throw new LongLMException("no token ids given: a forward call needs at least one token");
+        foreach (int id in ids)
+            if ((uint)id >= (uint)Config.VocabSize) throw new LongLMException($"token id {id} is outside the vocabulary [0, {Config.VocabSize})");
+        int hidden = Config.HiddenSize;
+        if (meanHidden.Length < hidden) throw new ArgumentException($"span of {meanHidden.Length} floats; the call writes {hidden}", nameof(meanHidden));
+        if (sequence.TruncateContext is not null && sequence.Cache.TokenCount + ids.Length > Policy.Window)
+            throw new LongLMException($"--attention truncate keeps only the last L = {Policy.Window} tokens: hidden states of {ids.Length} more cannot be computed in one call");
+
+        EnterCall();
+        try
+        {
+            using var call = sequence.BeginCall();
+            var sum = new double[hidden];
+            RunCall(ids, sequence, [], LogitsRows.Last, sum, cancellationToken);
+            for (int i = 0; i < hidden; i++) meanHidden[i] = (float)(sum[i] / ids.Length);
+            sequence.TruncateContext?.AddRange(ids);
+        }
+        finally
+        {
+            ExitCall();
+        }
+    }
+
+    /// <summary>
+    /// One logical call: every chunk takes the call's total length; chunks only bound memory. With
+    /// <paramref name="hiddenSum"/> the head is skipped and the final-norm hidden states of every row are summed into it.
+    /// </summary>
+    private void RunCall(ReadOnlySpan<int> ids, SequenceState s, Span<float> logits, LogitsRows rows, double[]? hiddenSum, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         int n = ids.Length, vocab = Config.VocabSize, chunk = s.PrefillChunk;
@@ -113,6 +144,7 @@ public abstract class DecoderModel : ICausalLM
         s.Cache.CheckCanAppend(n, chunk);
         if (Policy.Mode == AttentionMode.Vanilla && callKeys > ContextLength) Warn(callKeys);
         bool all = rows == LogitsRows.All;
+        float[]? hiddenRows = null;
         for (int start = 0; start < n; start += chunk)
         {
             if (start > 0)
@@ -133,7 +165,8 @@ public abstract class DecoderModel : ICausalLM
                 Attention.Begin(s.Attention, s.Cache, m, callKeys, last);
                 RunLayers(part, s);
                 Attention.End(s.Attention, s.Cache);
-                if (all) Head(s.Workspace, m, allRows: true, logits.Slice(start * vocab, m * vocab));
+                if (hiddenSum is not null) SumHidden(s.Workspace, m, hiddenSum, ref hiddenRows);
+                else if (all) Head(s.Workspace, m, allRows: true, logits.Slice(start * vocab, m * vocab));
                 else if (last) Head(s.Workspace, m, allRows: false, logits[..vocab]);
             }
             finally
@@ -141,7 +174,24 @@ public abstract class DecoderModel : ICausalLM
                 if (serial) Monitor.Exit(Backend);
             }
         }
+        if (hiddenSum is not null)
+        {
+            if (!double.IsFinite(hiddenSum.Sum())) throw new LongLMException($"the model produced non-finite hidden states: {DescribeNonFinite()}");
+            return;
+        }
         CheckFinite(logits[..(int)((all ? n : 1L) * vocab)], s.TokenCount - n, n, all);
+    }
+
+    /// <summary>Final norm of a chunk's rows, added row by row into <paramref name="sum"/> (embeddings: mean pooling).</summary>
+    private void SumHidden(DecoderWorkspace ws, int rows, double[] sum, ref float[]? host)
+    {
+        int hidden = Config.HiddenSize;
+        FinalNorm(ws, rows);
+        host ??= new float[(long)rows * hidden];
+        if (host.Length < rows * hidden) host = new float[rows * hidden];
+        Backend.Download(ws.Xb, host.AsSpan(0, rows * hidden));
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < hidden; i++) sum[i] += host[r * hidden + i];
     }
 
     /// <summary>
@@ -156,7 +206,7 @@ public abstract class DecoderModel : ICausalLM
             throw new LongLMException($"--attention truncate keeps only the last L = {window} tokens: a call can return logits for at most {window} of them (got {ids.Length})");
         if (s.Cache.TokenCount + ids.Length <= window)
         {
-            RunCall(ids, s, logits, rows, cancellationToken);
+            RunCall(ids, s, logits, rows, null, cancellationToken);
             context.AddRange(ids);
             return;
         }
@@ -166,11 +216,11 @@ public abstract class DecoderModel : ICausalLM
         s.Cache.Clear();
         if (rows == LogitsRows.Last)
         {
-            RunCall(rerun, s, logits, rows, cancellationToken);
+            RunCall(rerun, s, logits, rows, null, cancellationToken);
             return;
         }
         var all = new float[(long)rerun.Length * vocab];
-        RunCall(rerun, s, all, rows, cancellationToken);
+        RunCall(rerun, s, all, rows, null, cancellationToken);
         all.AsSpan((rerun.Length - ids.Length) * vocab, ids.Length * vocab).CopyTo(logits);
     }
 

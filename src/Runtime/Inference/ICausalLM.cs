@@ -57,4 +57,12 @@ public interface ICausalLM : IDisposable
     /// <exception cref="LongLMException">Bad ids, a call past the model's limits, or non-finite logits.</exception>
     /// <exception cref="ObjectDisposedException">The model or the sequence was disposed.</exception>
     void Forward(ReadOnlySpan<int> ids, SequenceState sequence, Span<float> logits, LogitsRows rows, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The same logical call as <see cref="Forward"/> without the output head: writes the mean over
+    /// <paramref name="ids"/> of the final hidden states (after the final norm), [hidden_size], into
+    /// <paramref name="meanHidden"/>; the ids' keys and values are appended to the sequence as usual.
+    /// </summary>
+    /// <exception cref="LongLMException">Bad ids, a call past the model's limits, or non-finite hidden states.</exception>
+    void ForwardHidden(ReadOnlySpan<int> ids, SequenceState sequence, Span<float> meanHidden, CancellationToken cancellationToken = default);
 }

@@ -78,6 +78,34 @@ public sealed class InferenceSession : IDisposable
     }
 
     /// <summary>
+    /// Ids in the conversation: those run (<see cref="KvCache.TokenCount"/>) plus the last generated one when a
+    /// generation stopped at its token budget (it runs first in the next call).
+    /// </summary>
+    public long ConversationLength => Sequence.TokenCount + (_pending is null ? 0 : 1);
+
+    /// <summary>
+    /// Keeps only the first <paramref name="length"/> ids of the conversation (a follow-up that diverged from what the
+    /// cache holds: an edited message, a reply cut at a stop string). Returns false, changing nothing, when the cache can
+    /// no longer go back that far (a bounded policy dropped the keys needed, or truncate mode); then
+    /// <see cref="Reset"/> and run the whole conversation again.
+    /// </summary>
+    public bool TryRewind(long length)
+    {
+        ThrowIfDisposed();
+        long total = ConversationLength;
+        if (length < 0 || length > total) throw new ArgumentOutOfRangeException(nameof(length), length, $"the conversation has {total} ids");
+        if (length == total) return true;
+        long run = _sequence.TokenCount;
+        if (length < run)
+        {
+            if (_sequence.TruncateContext is not null || !_sequence.Cache.TryRewind(length)) return false;
+            _history.RemoveLast(run - length);
+        }
+        _pending = null;
+        return true;
+    }
+
+    /// <summary>
     /// Runs <paramref name="ids"/> as one logical forward call (in internal chunks of <paramref name="chunk"/>, which
     /// bound memory only) and returns the last token's logits. Cancellation is honoured between chunks; the chunks
     /// already run stay in the conversation.
@@ -123,60 +151,136 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Generates ids after <paramref name="promptIds"/> (which are appended to the conversation first).</summary>
+    /// <summary>
+    /// What the last generation on this session did (token counts, finish reason, timings); null before the first.
+    /// Set when the generation ends, including when its consumer stops reading early.
+    /// </summary>
+    public GenerationResult? LastResult { get; private set; }
+
+    /// <summary>
+    /// Generates ids after <paramref name="promptIds"/> (which are appended to the conversation first). Stop ids end
+    /// it; stop strings are text and apply only in the text APIs.
+    /// </summary>
     public IEnumerable<int> Generate(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
-        options.Validate();
-        var sampler = new Sampler(options.Sampling, _model.Config.VocabSize);
-        var stop = options.StopIds ?? DefaultStopIds;
-        Prefill(promptIds as int[] ?? promptIds.ToArray(), options.PrefillChunk, cancellationToken);
-        return Decode(sampler, stop, options.MaxTokens, cancellationToken);
+        var run = Start(promptIds, options, cancellationToken);
+        return Decode(run, cancellationToken);
     }
 
-    private IEnumerable<int> Decode(Sampler sampler, IReadOnlySet<int> stop, int maxTokens, CancellationToken cancellationToken)
+    /// <summary>Validates, prefills the prompt and starts the clocks of one generation.</summary>
+    private GenerationRun Start(IReadOnlyList<int> promptIds, GenerationOptions options, CancellationToken cancellationToken)
     {
-        for (int produced = 0; produced < maxTokens; produced++)
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(promptIds);
+        options.Validate();
+        var run = new GenerationRun(options, new Sampler(options.Sampling, _model.Config.VocabSize), options.StopIds ?? DefaultStopIds,
+            promptIds.Count, promptIds.Count + (_pending is null ? 0 : 1));
+        LastResult = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Prefill(promptIds as int[] ?? promptIds.ToArray(), options.PrefillChunk, cancellationToken);
+        run.PrefillTime = clock.Elapsed;
+        return run;
+    }
+
+    private IEnumerable<int> Decode(GenerationRun run, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
         {
-            ThrowIfDisposed();
-            int next = sampler.Sample(_logits, _history);
-            if (stop.Contains(next)) yield break;
-            // Yield before running the token (streaming latency); until it runs it is pending, so a
-            // consumer that stops early still leaves it in the conversation.
-            _pending = next;
-            yield return next;
-            if (produced + 1 == maxTokens) yield break;
-            cancellationToken.ThrowIfCancellationRequested();
-            _one[0] = next;
-            Run(_one, cancellationToken);
-            _pending = null;
+            for (int produced = 0; produced < run.Options.MaxTokens; produced++)
+            {
+                ThrowIfDisposed();
+                int next = run.Sampler.Sample(_logits, _history);
+                if (run.StopIds.Contains(next))
+                {
+                    run.Finish = FinishReason.Stop;
+                    yield break;
+                }
+                // Yield before running the token (streaming latency); until it runs it is pending, so a
+                // consumer that stops early still leaves it in the conversation.
+                _pending = next;
+                run.Generated++;
+                yield return next;
+                if (run.Finish is not null) yield break;
+                if (produced + 1 == run.Options.MaxTokens) break;
+                cancellationToken.ThrowIfCancellationRequested();
+                _one[0] = next;
+                Run(_one, cancellationToken);
+                _pending = null;
+            }
+            run.Finish ??= FinishReason.Length;
+        }
+        finally
+        {
+            LastResult = new GenerationResult(run.PromptTokens, run.PrefilledTokens, run.Generated, run.Finish ?? FinishReason.Cancelled,
+                run.StopSequence, run.PrefillTime, clock.Elapsed);
         }
     }
 
     /// <summary>
     /// Streams the text of generated tokens. The prompt gets BOS when the tokenizer says so and the conversation is
     /// empty (a follow-up prompt continues it). The model runs on the thread pool, never on the caller's thread, and
-    /// <paramref name="cancellationToken"/> stops it between prefill chunks and between tokens.
+    /// <paramref name="cancellationToken"/> stops it between prefill chunks and between tokens. Stop strings end the
+    /// text before them; <see cref="LastResult"/> then says why it ended.
     /// </summary>
-    public async IAsyncEnumerable<string> GenerateTextAsync(string prompt, GenerationOptions options,
+    public IAsyncEnumerable<string> GenerateTextAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(prompt);
+        bool fresh = _sequence.TokenCount == 0 && _pending is null;
+        return GenerateTextAsync(Tokenizer.Encode(prompt, Tokenizer.AddBos && fresh), options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams the text generated after <paramref name="promptIds"/> (already encoded: a chat template's output, say),
+    /// as <see cref="GenerateTextAsync(string, GenerationOptions, CancellationToken)"/> does.
+    /// </summary>
+    public async IAsyncEnumerable<string> GenerateTextAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         options.Validate();
-        bool fresh = _sequence.TokenCount == 0 && _pending is null;
-        var ids = Tokenizer.Encode(prompt, Tokenizer.AddBos && fresh);
         var decoder = Tokenizer.CreateStreamingDecoder();
-        using var tokens = await Task.Run(() => Generate(ids, options, cancellationToken).GetEnumerator(), cancellationToken).ConfigureAwait(false);
+        var stops = new StopSequenceMatcher(options.StopSequences);
+        var run = await Task.Run(() => Start(promptIds, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+        using var tokens = Decode(run, cancellationToken).GetEnumerator();
         while (true)
         {
             // Each step (one decode forward) runs on the pool; the consumer's context only sees the text.
             bool more = await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false);
             if (!more) break;
-            string piece = decoder.Push(tokens.Current);
+            string piece = stops.Push(decoder.Push(tokens.Current));
+            if (stops.Matched is not null)
+            {
+                run.Finish = FinishReason.StopSequence;
+                run.StopSequence = stops.Matched;
+            }
             if (piece.Length > 0) yield return piece;
+            if (stops.Matched is not null)
+            {
+                // Ends the decode loop (it records the result) without running the token that completed the match.
+                tokens.MoveNext();
+                yield break;
+            }
         }
-        string rest = decoder.Flush();
+        string rest = stops.Push(decoder.Flush());
+        rest += stops.Flush();
+        if (stops.Matched is not null) LastResult = LastResult! with { Finish = FinishReason.StopSequence, StopSequence = stops.Matched };
         if (rest.Length > 0) yield return rest;
+    }
+
+    /// <summary>The mutable state of one generation.</summary>
+    private sealed class GenerationRun(GenerationOptions options, Sampler sampler, IReadOnlySet<int> stopIds, int promptTokens, int prefilledTokens)
+    {
+        public GenerationOptions Options { get; } = options;
+        public Sampler Sampler { get; } = sampler;
+        public IReadOnlySet<int> StopIds { get; } = stopIds;
+        public int PromptTokens { get; } = promptTokens;
+        public int PrefilledTokens { get; } = prefilledTokens;
+        public int Generated { get; set; }
+        public FinishReason? Finish { get; set; }
+        public string? StopSequence { get; set; }
+        public TimeSpan PrefillTime { get; set; }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

@@ -128,6 +128,23 @@ public sealed class KvCache : IDisposable
         Pending = default;
     }
 
+    /// <summary>
+    /// Forgets every token after the first <paramref name="tokenCount"/>, when the cache still holds what the next
+    /// token would attend to: always for an unbounded cache; under a bounded policy only while the last L-1 kept
+    /// tokens are still in the local store. Returns false (and changes nothing) otherwise; the caller then starts
+    /// over from an empty cache.
+    /// </summary>
+    public bool TryRewind(long tokenCount)
+    {
+        if (tokenCount < 0 || tokenCount > TokenCount) throw new ArgumentOutOfRangeException(nameof(tokenCount), tokenCount, $"the cache holds {TokenCount} tokens");
+        if (Pending != default) throw new InvalidOperationException("a chunk is being appended");
+        long needed = FirstPosition + (Policy.BoundedLocal ? Math.Max(0, tokenCount - Math.Max(0, Policy.Window - 1L)) : 0);
+        if (LocalFirstPosition > needed) return false;
+        NextPosition = FirstPosition + tokenCount;
+        if (FarCount > tokenCount) FarCount = (int)tokenCount;
+        return true;
+    }
+
     /// <summary>Records that the prepared chunk was written to every layer.</summary>
     public void EndAppend(int count)
     {

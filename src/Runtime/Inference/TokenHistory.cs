@@ -66,6 +66,14 @@ public sealed class TokenHistory : IReadOnlyList<int>
         for (int i = 0; i < destination.Length; i++) destination[i] = this[_count - destination.Length + i];
     }
 
+    /// <summary>Forgets the latest <paramref name="count"/> ids (all kept ones when fewer are kept).</summary>
+    public void RemoveLast(long count)
+    {
+        if (count < 0 || count > Total) throw new ArgumentOutOfRangeException(nameof(count), count, $"{Total} ids seen");
+        Total -= count;
+        _count = (int)Math.Max(0, _count - count);
+    }
+
     /// <summary>Forgets every id.</summary>
     public void Clear()
     {

@@ -12,6 +12,7 @@ public sealed class Sampler
     private double[] _probabilities = [];
     private bool[] _seen = [];
     private int[] _touched = [];
+    private int[] _counts = [];
 
     /// <summary>A sampler with its own generator; <paramref name="vocabSize"/> pre-sizes its arrays (0: on first use).</summary>
     public Sampler(SamplingOptions options, int vocabSize = 0)
@@ -36,6 +37,7 @@ public sealed class Sampler
     {
         EnsureCapacity(logits.Length);
         if (_options.RepetitionPenalty != 1f) Penalise(logits, history, _options.RepetitionPenalty);
+        if (_options.FrequencyPenalty != 0f || _options.PresencePenalty != 0f) PenaliseCounts(logits, history);
         if (_options.Temperature == 0f) return ArgMax(logits);
 
         // Candidates sorted by logit, descending (ties to the lower id); top-k first bounds the sort.
@@ -93,6 +95,24 @@ public sealed class Sampler
         for (int i = 0; i < touched; i++) _seen[_touched[i]] = false;
     }
 
+    /// <summary>OpenAI's frequency and presence penalties over the last PenaltyLastN ids (counted in a reused array).</summary>
+    private void PenaliseCounts(Span<float> logits, IReadOnlyList<int> history)
+    {
+        int touched = 0;
+        for (int i = Math.Max(0, history.Count - _options.PenaltyLastN); i < history.Count; i++)
+        {
+            int id = history[i];
+            if ((uint)id >= (uint)logits.Length) continue;
+            if (_counts[id]++ == 0) _touched[touched++] = id;
+        }
+        for (int i = 0; i < touched; i++)
+        {
+            int id = _touched[i];
+            logits[id] -= _counts[id] * _options.FrequencyPenalty + _options.PresencePenalty;
+            _counts[id] = 0;
+        }
+    }
+
     private ReadOnlySpan<Candidate> TopCandidates(ReadOnlySpan<float> logits, int count)
     {
         var candidates = _candidates.AsSpan(0, count);
@@ -139,6 +159,7 @@ public sealed class Sampler
         _probabilities = new double[vocab];
         _seen = new bool[vocab];
         _touched = new int[vocab];
+        _counts = new int[vocab];
     }
 
     private readonly record struct Candidate(float Logit, int Id)

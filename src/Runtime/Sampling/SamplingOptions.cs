@@ -16,6 +16,15 @@ public sealed record SamplingOptions
     public float MinP { get; init; } = 0.05f;
     /// <summary>HF repetition penalty over the prompt and generated ids (1 disables).</summary>
     public float RepetitionPenalty { get; init; } = 1f;
+    /// <summary>
+    /// OpenAI's frequency penalty: each id's logit drops by this times its count among the last
+    /// <see cref="PenaltyLastN"/> ids of the conversation (0 disables; OpenAI's range is [-2, 2]).
+    /// </summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>OpenAI's presence penalty: each id seen among the last <see cref="PenaltyLastN"/> ids loses this much once (0 disables).</summary>
+    public float PresencePenalty { get; init; }
+    /// <summary>How many of the latest ids the frequency and presence penalties look at (llama.cpp's penalty_last_n, 64).</summary>
+    public int PenaltyLastN { get; init; } = 64;
     /// <summary>Seed for reproducible sampling; null draws a random seed.</summary>
     public int? Seed { get; init; }
 
@@ -30,5 +39,8 @@ public sealed record SamplingOptions
         if (!(TopP > 0 && TopP <= 1)) throw new LongLMException($"top-p must lie in (0, 1], got {TopP}");
         if (!(MinP >= 0 && MinP <= 1)) throw new LongLMException($"min-p must lie in [0, 1], got {MinP}");
         if (!(RepetitionPenalty > 0) || float.IsInfinity(RepetitionPenalty)) throw new LongLMException($"repetition penalty must be > 0, got {RepetitionPenalty}");
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2)) throw new LongLMException($"frequency penalty must lie in [-2, 2], got {FrequencyPenalty}");
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2)) throw new LongLMException($"presence penalty must lie in [-2, 2], got {PresencePenalty}");
+        if (PenaltyLastN is < 0 or > 1 << 20) throw new LongLMException($"penalty window must lie in [0, {1 << 20}], got {PenaltyLastN}");
     }
 }

@@ -19,6 +19,8 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
     private readonly PreTokenizerPipeline _preTokenizer;
     private readonly AddedTokenMatcher _rawTokens;
     private readonly AddedTokenMatcher _normalizedTokens;
+    private readonly AddedTokenMatcher _rawPlainTokens;
+    private readonly AddedTokenMatcher _normalizedPlainTokens;
     private readonly byte[][] _tokenBytes;
     private readonly string _path;
 
@@ -33,6 +35,13 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
         _preTokenizer = json.PreTokenizer;
         _rawTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => !t.Normalized));
         _normalizedTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => t.Normalized));
+        // Chat prompts match special tokens separately (only where the template wrote them); the ordinary added
+        // tokens still apply to all text.
+        _rawPlainTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => !t.Normalized && !t.Special));
+        _normalizedPlainTokens = new AddedTokenMatcher(json.AddedTokens.Where(t => t.Normalized && !t.Special));
+        SpecialTokenMatcher = new AddedTokenMatcher(json.AddedTokens.Where(t => t.Special));
+        SpecialTokens = json.AddedTokens.Where(t => t.Special).GroupBy(t => t.Content, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().Id, StringComparer.Ordinal);
         _tokenBytes = tokenBytes;
         _path = json.Path;
     }
@@ -95,16 +104,24 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
     /// <summary>The bytes <paramref name="id"/> decodes to (empty for BOS, EOS and unused ids).</summary>
     internal byte[] TokenBytes(int id) => _tokenBytes[id];
 
-    private protected override void EncodeText(string text, List<int> ids)
+    public override IReadOnlyDictionary<string, int> SpecialTokens { get; }
+
+    private protected override AddedTokenMatcher SpecialTokenMatcher { get; }
+
+    private protected override void EncodeText(string text, List<int> ids) => EncodeText(text, ids, _rawTokens, _normalizedTokens);
+
+    private protected override void EncodePlainText(string text, List<int> ids) => EncodeText(text, ids, _rawPlainTokens, _normalizedPlainTokens);
+
+    private void EncodeText(string text, List<int> ids, AddedTokenMatcher rawTokens, AddedTokenMatcher normalizedTokens)
     {
-        if (_rawTokens.IsEmpty)
+        if (rawTokens.IsEmpty)
         {
-            EncodeNormalizable(text, ids);
+            EncodeNormalizable(text, ids, normalizedTokens);
             return;
         }
 
         var segments = new List<TextSegment>();
-        _rawTokens.Split(text, segments);
+        rawTokens.Split(text, segments);
         foreach (var segment in segments)
         {
             if (segment.Token is { } token)
@@ -113,7 +130,7 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
             }
             else
             {
-                EncodeNormalizable(text.Substring(segment.Start, segment.Length), ids);
+                EncodeNormalizable(text.Substring(segment.Start, segment.Length), ids, normalizedTokens);
             }
         }
     }
@@ -121,17 +138,17 @@ internal sealed class ByteLevelBpeModelTokenizer : ModelTokenizer
     private protected override TokenTextDecoder CreateTextDecoder() => new ByteLevelTextDecoder(this);
 
     /// <summary>Normalises text free of raw-matched added tokens, then cuts out the normalised ones.</summary>
-    private void EncodeNormalizable(string text, List<int> ids)
+    private void EncodeNormalizable(string text, List<int> ids, AddedTokenMatcher normalizedTokens)
     {
         string normalized = _normalizer.Normalize(text);
-        if (_normalizedTokens.IsEmpty)
+        if (normalizedTokens.IsEmpty)
         {
             EncodeWords(normalized, ids);
             return;
         }
 
         var segments = new List<TextSegment>();
-        _normalizedTokens.Split(normalized, segments);
+        normalizedTokens.Split(normalized, segments);
         foreach (var segment in segments)
         {
             if (segment.Token is { } token)

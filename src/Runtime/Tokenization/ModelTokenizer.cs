@@ -92,8 +92,104 @@ public abstract class ModelTokenizer
     /// <returns>A decoder whose pieces concatenate to <see cref="Decode"/> of the same ids.</returns>
     public StreamingDecoder CreateStreamingDecoder() => new(CreateTextDecoder());
 
+    /// <summary>
+    /// Control tokens by their text: the special added tokens of tokenizer.json, or the control pieces of a
+    /// SentencePiece model. A chat template writes these as text; <see cref="EncodeChat"/> turns them into their ids.
+    /// </summary>
+    public abstract IReadOnlyDictionary<string, int> SpecialTokens { get; }
+
+    /// <summary>
+    /// Makes <paramref name="text"/> (a message's content, a tool's arguments: anything a user supplied) unable to
+    /// produce a special id in <see cref="EncodeChat"/>: <paramref name="escape"/> goes after the first character of
+    /// every special token's text in it, and <see cref="EncodeChat"/> drops it again, so the text still encodes as the
+    /// same characters. <paramref name="escape"/> must not occur in the text (see <see cref="ChooseEscape"/>).
+    /// </summary>
+    public string EscapeSpecialTokens(string text, char escape)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (SpecialTokenMatcher.IsEmpty || text.Length == 0) return text;
+        var segments = new List<TextSegment>();
+        SpecialTokenMatcher.Split(text, segments);
+        if (segments.TrueForAll(s => s.Token is null)) return text;
+        var escaped = new StringBuilder(text.Length + segments.Count);
+        foreach (var segment in segments)
+        {
+            if (segment.Token is { } token)
+            {
+                // The segment may include whitespace the token's lstrip/rstrip would swallow: keep it, break the token.
+                int at = text.IndexOf(token.Content, segment.Start, segment.Length, StringComparison.Ordinal);
+                escaped.Append(text, segment.Start, at - segment.Start + 1).Append(escape).Append(text, at + 1, segment.Start + segment.Length - at - 1);
+            }
+            else
+            {
+                escaped.Append(text, segment.Start, segment.Length);
+            }
+        }
+
+        return escaped.ToString();
+    }
+
+    /// <summary>
+    /// A private-use character that occurs in none of <paramref name="texts"/>, to mark escaped special-token text
+    /// (<see cref="EscapeSpecialTokens"/>).
+    /// </summary>
+    /// <exception cref="TokenizerException">Every private-use character occurs (6400 of them: only hostile input does that).</exception>
+    public static char ChooseEscape(IEnumerable<string> texts)
+    {
+        var seen = new HashSet<char>();
+        foreach (string text in texts)
+        {
+            foreach (char c in text)
+            {
+                if (c is >= '\uE000' and <= '\uF8FF') seen.Add(c);
+            }
+        }
+
+        for (char c = '\uE000'; c <= '\uF8FF'; c++)
+        {
+            if (!seen.Contains(c)) return c;
+        }
+
+        throw new TokenizerException("the conversation uses every private-use character, so none is left to mark escaped special-token text", "");
+    }
+
+    /// <summary>
+    /// Encodes a chat prompt rendered by a chat template: special tokens' texts become their ids (the template's
+    /// markers and its <c>bos_token</c>), all other text is encoded as text, and every <paramref name="escape"/>
+    /// character is dropped (it marks user text escaped by <see cref="EscapeSpecialTokens"/>, which so encodes as
+    /// plain characters). No BOS is added: the template writes it, as HF's <c>apply_chat_template</c> assumes.
+    /// </summary>
+    public int[] EncodeChat(string rendered, char? escape)
+    {
+        ArgumentNullException.ThrowIfNull(rendered);
+        var ids = new List<int>(rendered.Length / 3 + 2);
+        var segments = new List<TextSegment>();
+        if (SpecialTokenMatcher.IsEmpty) segments.Add(new TextSegment(0, rendered.Length, null));
+        else SpecialTokenMatcher.Split(rendered, segments);
+        foreach (var segment in segments)
+        {
+            if (segment.Token is { } token)
+            {
+                ids.Add(token.Id);
+                continue;
+            }
+
+            string text = rendered.Substring(segment.Start, segment.Length);
+            if (escape is char e) text = text.Replace(e.ToString(), "", StringComparison.Ordinal);
+            if (text.Length > 0) EncodePlainText(text, ids);
+        }
+
+        return ids.ToArray();
+    }
+
+    /// <summary>Matches <see cref="SpecialTokens"/> in text (with the tokens' own lstrip/rstrip rules).</summary>
+    private protected abstract AddedTokenMatcher SpecialTokenMatcher { get; }
+
     /// <summary>Appends the ids of <paramref name="text"/> (no BOS, no EOS) to <paramref name="ids"/>.</summary>
     private protected abstract void EncodeText(string text, List<int> ids);
+
+    /// <summary>Appends the ids of <paramref name="text"/> with no special token matched (ordinary added tokens are).</summary>
+    private protected abstract void EncodePlainText(string text, List<int> ids);
 
     /// <summary>A fresh decoding state for one sequence.</summary>
     private protected abstract TokenTextDecoder CreateTextDecoder();

@@ -20,7 +20,26 @@ internal sealed class SentencePieceModelTokenizer : ModelTokenizer
         _encoder = encoder;
         _model = model;
         ByteValues = byteValues;
+        // sentencepiece never matches control pieces in text; HF's LlamaTokenizer does (its special tokens), and a
+        // chat template writes them as text ("<s>[INST] ..."), so chat prompts match these.
+        var special = new List<AddedToken>();
+        for (int id = 0; id < model.Pieces.Length; id++)
+        {
+            if (model.Types[id] is SentencePieceType.Control or SentencePieceType.Unknown && model.Pieces[id].Length > 0)
+            {
+                special.Add(new AddedToken(id, model.Pieces[id], Special: true, Normalized: false, LStrip: false, RStrip: false, SingleWord: false));
+            }
+        }
+
+        SpecialTokenMatcher = new AddedTokenMatcher(special);
+        SpecialTokens = special.GroupBy(t => t.Content, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Id, StringComparer.Ordinal);
     }
+
+    public override IReadOnlyDictionary<string, int> SpecialTokens { get; }
+
+    private protected override AddedTokenMatcher SpecialTokenMatcher { get; }
+
+    private protected override void EncodePlainText(string text, List<int> ids) => EncodeText(text, ids);
 
     public override string Kind => "sentencepiece";
 
