@@ -3,8 +3,14 @@ using LongLM.Runtime;
 
 namespace LongLM.Cli;
 
-/// <summary>Output streams and the error policy shared by every command.</summary>
-public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
+/// <summary>Streams and the error policy shared by every command.</summary>
+/// <param name="stdout">Standard output.</param>
+/// <param name="stderr">Standard error.</param>
+/// <param name="verbose">--verbose was given.</param>
+/// <param name="stdin">Standard input (null: none, as <see cref="TextReader.Null"/>).</param>
+/// <param name="stdinRedirected">Standard input is a pipe or a file, not a terminal (a prompt may come from it).</param>
+/// <param name="stderrIsTerminal">Standard error is a terminal a person watches: progress may be drawn there.</param>
+public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose, TextReader? stdin = null, bool stdinRedirected = false, bool stderrIsTerminal = false)
 {
     /// <summary>--verbose: stack traces on errors.</summary>
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors", Recursive = true };
@@ -14,6 +20,21 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
 
     /// <summary>Standard error.</summary>
     public TextWriter Err { get; } = stderr;
+
+    /// <summary>Standard input.</summary>
+    public TextReader In { get; } = stdin ?? TextReader.Null;
+
+    /// <summary>Standard input is redirected (a pipe or a file): with no prompt given, generate reads it.</summary>
+    public bool InRedirected { get; } = stdinRedirected;
+
+    /// <summary>
+    /// Progress bars and spinners may be drawn on <see cref="Err"/>: it is a terminal. False whenever stderr is
+    /// redirected (pipes, files, tests' captured streams), so those only ever see clean lines.
+    /// </summary>
+    public bool ShowProgress { get; } = stderrIsTerminal;
+
+    /// <summary>--verbose was given.</summary>
+    public bool IsVerbose { get; } = verbose;
 
     /// <summary>
     /// Writes one error line (multi-line messages, such as a list of allowed values, are folded). Messages quote values
@@ -60,7 +81,7 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
         catch (Exception e) when (e is LongLMException or IOException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
             Error(e.Message);
-            if (verbose) Trace(e);
+            if (IsVerbose) Trace(e);
             return ExitCodes.UsageError;
         }
         catch (OutOfMemoryException e)
@@ -71,7 +92,7 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose)
         catch (Exception e)
         {
             Error($"internal error: {e.GetType().Name}: {e.Message}");
-            if (verbose) Trace(e);
+            if (IsVerbose) Trace(e);
             return ExitCodes.InternalError;
         }
     }

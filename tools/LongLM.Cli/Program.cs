@@ -7,12 +7,25 @@ namespace LongLM.Cli;
 public static class Program
 {
     /// <summary>Process entry point.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
-
-    /// <summary>Runs the command line with explicit streams (tests call this in-process).</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Main(string[] args)
     {
-        var io = new CliIO(stdout, stderr, args.Contains("--verbose"));
+        // A piped prompt is read as strict UTF-8 whatever the console's code page (invalid bytes are an error, not U+FFFD).
+        bool piped = Console.IsInputRedirected;
+        using var stdin = piped ? new StreamReader(Console.OpenStandardInput(), new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true)) : null;
+        return Run(args, stdin ?? Console.In, piped, Console.Out, Console.Error, stderrIsTerminal: !Console.IsErrorRedirected);
+    }
+
+    /// <summary>Runs the command line with explicit output streams and no standard input (tests call this in-process).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, TextReader.Null, false, stdout, stderr);
+
+    /// <summary>
+    /// Runs the command line with explicit streams. <paramref name="stdinRedirected"/>: <paramref name="stdin"/> is a
+    /// pipe or file (generate without a prompt reads it); <paramref name="stderrIsTerminal"/>: progress may be drawn on
+    /// <paramref name="stderr"/>.
+    /// </summary>
+    public static int Run(string[] args, TextReader stdin, bool stdinRedirected, TextWriter stdout, TextWriter stderr, bool stderrIsTerminal = false)
+    {
+        var io = new CliIO(stdout, stderr, args.Contains("--verbose"), stdin, stdinRedirected, stderrIsTerminal);
         var root = new RootCommand("LongLM: run Hugging Face language models far beyond their trained context, on CPU or GPU.")
         {
             GenerateCommand.Create(io),

@@ -8,6 +8,31 @@ namespace LongLM.Kernels.Cpu;
 /// </summary>
 public sealed class CpuBackend : IBackend
 {
+    /// <summary>The most threads <see cref="CpuBackend(int)"/> accepts.</summary>
+    public const int MaxThreads = 1024;
+
+    /// <summary>A backend whose ops use every core (<see cref="Environment.ProcessorCount"/> threads).</summary>
+    public CpuBackend()
+    {
+        Threads = Environment.ProcessorCount;
+    }
+
+    /// <summary>
+    /// A backend whose ops use at most <paramref name="threads"/> threads each (the calling thread and
+    /// threads - 1 thread-pool helpers); 1 runs every op on the calling thread. Results are bit-identical for any
+    /// count: an op splits its rows or heads over threads, never a sum.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is outside [1, <see cref="MaxThreads"/>].</exception>
+    public CpuBackend(int threads)
+    {
+        if (threads is < 1 or > MaxThreads)
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"threads must be in [1, {MaxThreads}], got {threads}");
+        Threads = threads;
+    }
+
+    /// <summary>The most threads one op runs on.</summary>
+    public int Threads { get; }
+
     /// <inheritdoc />
     public string Name => "cpu";
 
@@ -51,7 +76,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.RmsNorm>.Job;
         (job.Src, job.Dst, job.Weight, job.Dim, job.Eps, job.UnitOffset) = (Host(x), Host(destination), Weight(weight).Widened, dim, eps, addUnitOffset);
-        CpuParallel.Run(job, rows, 16);
+        CpuParallel.Run(job, rows, 16, Threads);
     }
 
     /// <inheritdoc />
@@ -59,7 +84,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.LayerNorm>.Job;
         (job.Src, job.Dst, job.Weight, job.Bias, job.Dim, job.Eps) = (Host(x), Host(destination), Weight(weight).Widened, bias is null ? [] : Weight(bias).Widened, dim, eps);
-        CpuParallel.Run(job, rows, 16);
+        CpuParallel.Run(job, rows, 16, Threads);
     }
 
     /// <inheritdoc />
@@ -67,7 +92,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.Gelu>.Job;
         (job.Src, job.Dst, job.Approximation) = (Host(x), Host(destination), approximation);
-        CpuParallel.Run(job, checked((int)count), 16384);
+        CpuParallel.Run(job, checked((int)count), 16384, Threads);
     }
 
     /// <inheritdoc />
@@ -77,7 +102,7 @@ public sealed class CpuBackend : IBackend
         var job = PerThread<CpuJobs.MatMul>.Job;
         (job.Src, job.Dst, job.View, job.Bias, job.Rows) = (Host(x), Host(y), view, bias is null ? null : Weight(bias).Widened, rows);
         // Grain: about 64K multiply-adds per chunk before a thread is worth it.
-        CpuParallel.Run(job, view.Rows, Math.Max(1, 65536 / Math.Max(1, view.Cols * rows)));
+        CpuParallel.Run(job, view.Rows, Math.Max(1, 65536 / Math.Max(1, view.Cols * rows)), Threads);
     }
 
     /// <inheritdoc />
@@ -85,7 +110,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.Rope>.Job;
         (job.Data, job.Table, job.Heads, job.HeadDim, job.RotaryDim, job.Pairing) = (Host(x), Host(cosSin), heads, headDim, rotaryDim, pairing);
-        CpuParallel.Run(job, rows, 8);
+        CpuParallel.Run(job, rows, 8, Threads);
     }
 
     /// <inheritdoc />
@@ -96,7 +121,7 @@ public sealed class CpuBackend : IBackend
         job.Set(Host(buffers.Query), Host(buffers.LocalKeys), Host(buffers.LocalValues), Host(buffers.Output), Optional(buffers.FarQuery),
             Optional(buffers.FarKeys), Optional(buffers.FarValues), Optional(buffers.ExtraLogits), Optional(buffers.ExtraValues), Optional(buffers.AlibiSlopes), shape);
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
-        CpuParallel.Run(job, shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob));
+        CpuParallel.Run(job, shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), Threads);
     }
 
     /// <inheritdoc />
@@ -104,7 +129,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.SelectTopK>.Job;
         (job.Query, job.Keys, job.Values, job.Logits, job.Output, job.Shape) = (Host(query), Host(farKeys), Host(farValues), Host(logits), Host(values), shape);
-        CpuParallel.Run(job, shape.Heads, 1);
+        CpuParallel.Run(job, shape.Heads, 1, Threads);
     }
 
     /// <inheritdoc />
@@ -126,7 +151,7 @@ public sealed class CpuBackend : IBackend
     {
         var job = PerThread<CpuJobs.LogSoftmax>.Job;
         (job.Src, job.Dst, job.Cols) = (Host(x), Host(destination), cols);
-        CpuParallel.Run(job, rows, 4);
+        CpuParallel.Run(job, rows, 4, Threads);
     }
 
     /// <inheritdoc />

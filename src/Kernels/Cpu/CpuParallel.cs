@@ -36,12 +36,15 @@ internal static class CpuParallel
 {
     private static readonly Stack<Ticket> s_tickets = new();
 
-    /// <summary>Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread.</summary>
-    public static void Run(RangeJob job, int count, int grain)
+    /// <summary>
+    /// Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread and
+    /// <paramref name="workers"/> the most threads that work on the call at once (the caller and workers - 1 helpers).
+    /// </summary>
+    public static void Run(RangeJob job, int count, int grain, int workers)
     {
         try
         {
-            RunChunks(job, count, grain);
+            RunChunks(job, count, grain, workers);
         }
         finally
         {
@@ -49,10 +52,9 @@ internal static class CpuParallel
         }
     }
 
-    private static void RunChunks(RangeJob job, int count, int grain)
+    private static void RunChunks(RangeJob job, int count, int grain, int workers)
     {
-        int workers = Environment.ProcessorCount;
-        if (count <= grain || workers == 1)
+        if (count <= grain || workers <= 1)
         {
             if (count > 0) job.Run(0, count);
             return;

@@ -17,6 +17,15 @@ public static class CommonOptions
         return option;
     }
 
+    /// <summary>--threads N: the cpu backend's worker threads (range checked when the backend is made).</summary>
+    public static Option<int?> Threads() => new("--threads", "-t")
+    {
+        Description = $"Threads per op on the cpu backend, 1 to {Kernels.Cpu.CpuBackend.MaxThreads} (default: every core); results are bit-identical for any count",
+    };
+
+    /// <summary>--timings: llama.cpp-style performance lines on stderr.</summary>
+    public static Option<bool> Timings() => new("--timings") { Description = "Print load, prompt-eval and eval times and speeds to stderr (as llama.cpp's llama_perf_context_print)" };
+
     /// <summary>--prefill-chunk N: tokens per internal pass through the layers (memory only, never a number).</summary>
     public static Option<int> PrefillChunk() => new("--prefill-chunk")
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Text.Json;
 using LongLM.Models;
 using LongLM.Runtime;
@@ -16,8 +17,9 @@ public static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var backend = CommonOptions.Backend();
-        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (BOS is added as the tokenizer says; empty means just BOS)", DefaultValueFactory = _ => "" };
-        var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 256 };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS is added as the tokenizer says; empty means just BOS); - reads it from stdin. Default: piped stdin, else empty" };
+        var promptFile = new Option<string?>("--prompt-file", "-f") { Description = $"Read the prompt from a UTF-8 file (at most {PromptInput.MaxBytes >> 20} MiB; one trailing newline is dropped)" };
+        var maxTokens = new Option<int?>("--max-tokens", "-n") { Description = "Most tokens to generate (default: generation_config.json's max_new_tokens, else 256)" };
         var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 is greedy (default: generation_config.json, else 0.8)" };
         var topK = new Option<int?>("--top-k") { Description = "Top-k filter, 0 disables (default: generation_config.json, else 40)" };
         var topP = new Option<float?>("--top-p") { Description = "Nucleus filter, 1 disables (default: generation_config.json, else 0.95)" };
@@ -27,11 +29,19 @@ public static class GenerateCommand
         var json = CommonOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
         var prefillChunk = CommonOptions.PrefillChunk();
         var checkWeights = CommonOptions.CheckWeights();
-        var command = new Command("generate", "Generate text from a prompt") { model, backend, prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk, checkWeights };
+        var threads = CommonOptions.Threads();
+        var timings = CommonOptions.Timings();
+        var command = new Command("generate", "Generate text from a prompt")
+            { model, backend, prompt, promptFile, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk, checkWeights, threads, timings };
         var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) });
+            long start = Stopwatch.GetTimestamp();
+            string text = PromptInput.Resolve(io, parse.GetValue(prompt), parse.GetValue(promptFile));
+            long loadStart = Stopwatch.GetTimestamp();
+            using var loaded = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) }, parse.GetValue(threads));
+            double loadMs = PerfReport.Ms(loadStart, Stopwatch.GetTimestamp());
+            var lm = loaded.Model;
             var g = lm.Generation;
             bool greedyByDefault = g?.DoSample == false;
             var sampling = new SamplingOptions
@@ -43,27 +53,84 @@ public static class GenerateCommand
                 RepetitionPenalty = parse.GetValue(repetitionPenalty) ?? (float?)g?.RepetitionPenalty ?? 1f,
                 Seed = parse.GetValue(seed),
             };
-            var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens), Sampling = sampling, PrefillChunk = parse.GetValue(prefillChunk) };
-            string text = parse.GetValue(prompt)!;
+            int maxNew = parse.GetValue(maxTokens) ?? g?.MaxNewTokens ?? 256;
+            var options = new GenerationOptions { MaxTokens = maxNew, Sampling = sampling, PrefillChunk = parse.GetValue(prefillChunk) };
             var promptIds = lm.Tokenizer.Encode(text);
             if (promptIds.Length == 0)
                 throw new LongLMException("the prompt is empty and this tokenizer adds no BOS token: give a prompt");
             using var session = lm.CreateSession();
+            var timed = new TimedGeneration(io, session, promptIds, options);
             if (parse.GetValue(json))
             {
-                var ids = session.Generate(promptIds, options).ToArray();
+                var ids = timed.ToArray();
                 io.Out.WriteLine(JsonSerializer.Serialize(new { prompt_ids = promptIds, ids, text = lm.Tokenizer.Decode(ids) }));
-                return ExitCodes.Ok;
             }
-            var decoder = lm.Tokenizer.CreateStreamingDecoder();
-            foreach (int id in session.Generate(promptIds, options))
+            else
             {
-                io.Out.Write(decoder.Push(id));
-                io.Out.Flush();
+                var decoder = lm.Tokenizer.CreateStreamingDecoder();
+                foreach (int id in timed)
+                {
+                    io.Out.Write(decoder.Push(id));
+                    io.Out.Flush();
+                }
+                io.Out.WriteLine(decoder.Flush());
             }
-            io.Out.WriteLine(decoder.Flush());
+            if (parse.GetValue(timings))
+            {
+                PerfReport.Load(io, loadMs);
+                PerfReport.PromptEval(io, timed.PrefillMs, promptIds.Length);
+                PerfReport.Eval(io, timed.DecodeMs, timed.DecodeRuns);
+                PerfReport.Total(io, PerfReport.Ms(start, Stopwatch.GetTimestamp()), promptIds.Length + timed.DecodeRuns);
+            }
             return ExitCodes.Ok;
         }));
         return command;
     }
+}
+
+/// <summary>
+/// A session's generation, timed for --timings with a spinner on long prefills. The prompt is one logical forward call
+/// with no progress hook, so the spinner shows elapsed time only. Prefill is the time to the first token (the
+/// Generate call and the first step, which samples from the prompt's logits); decode is the time spent in every later
+/// step (one forward of the previous token plus its sampling), not the time spent printing.
+/// </summary>
+internal sealed class TimedGeneration(CliIO io, InferenceSession session, int[] promptIds, GenerationOptions options) : IEnumerable<int>
+{
+    /// <summary>Milliseconds to the first token: the prompt's forward call.</summary>
+    public double PrefillMs { get; private set; }
+
+    /// <summary>Milliseconds in the later steps.</summary>
+    public double DecodeMs { get; private set; }
+
+    /// <summary>Decode forwards run (tokens fed back; the last token at --max-tokens is returned, not run).</summary>
+    public long DecodeRuns { get; private set; }
+
+    public IEnumerator<int> GetEnumerator()
+    {
+        long start = Stopwatch.GetTimestamp();
+        IEnumerator<int> tokens;
+        bool more;
+        using (ProgressDisplay.Spinner(io, $"prefill of {promptIds.Length} tokens"))
+        {
+            tokens = session.Generate(promptIds, options).GetEnumerator();
+            more = tokens.MoveNext();
+        }
+        long afterPrefill = Stopwatch.GetTimestamp();
+        PrefillMs = PerfReport.Ms(start, afterPrefill);
+        // The session's history counts every token run: what it gains from here on is the decode forwards.
+        long ranBefore = session.History.Total;
+        using (tokens)
+        {
+            while (more)
+            {
+                yield return tokens.Current;
+                long step = Stopwatch.GetTimestamp();
+                more = tokens.MoveNext();
+                DecodeMs += PerfReport.Ms(step, Stopwatch.GetTimestamp());
+            }
+        }
+        DecodeRuns = session.History.Total - ranBefore;
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -19,14 +19,16 @@ public static class LogitsCommand
         var output = new Option<string>("--out", "-o") { Description = "Output JSON file {ids, logits}", Required = true };
         var prefillChunk = CommonOptions.PrefillChunk();
         var checkWeights = CommonOptions.CheckWeights();
+        var threads = CommonOptions.Threads();
         var command = new Command("logits", "Write the logits of every position to a JSON file (one forward call, as HF's model(input_ids).logits)")
-            { model, backend, prompt, ids, output, prefillChunk, checkWeights };
+            { model, backend, prompt, ids, output, prefillChunk, checkWeights, threads };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
             string? promptText = parse.GetValue(prompt), idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null)) throw new LongLMException("give exactly one of --prompt or --ids");
-            using var lm = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) });
+            using var loaded = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) }, parse.GetValue(threads));
+            var lm = loaded.Model;
             int[] tokens = idText is not null ? TokenIds.Parse(idText) : lm.Tokenizer.Encode(promptText!);
             if (tokens.Length == 0) throw new LongLMException("the prompt encodes to no tokens");
             // Truncate baseline: the model sees only the last L tokens, so only they are run (and reported).

@@ -7,7 +7,6 @@ using LongLM.Models;
 using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Evaluation;
-using Spectre.Console;
 
 namespace LongLM.Cli.Commands;
 
@@ -28,11 +27,15 @@ public static class PplCommand
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of NLL against position (every run overlaid)" };
         var json = CommonOptions.Json("Print JSON {buckets, total, tokens_per_second, peak_working_set_bytes} ({runs:[...]} for several modes)");
         var checkWeights = CommonOptions.CheckWeights();
+        var threads = CommonOptions.Threads();
+        var timings = CommonOptions.Timings();
         var command = new Command("ppl", "Perplexity by position over a long text (comma-separate --attention modes and --rope-scaling values to compare them)")
-            { model, backend, text, maxTokens, repeat, chunk, prefillChunk, csv, plot, json, checkWeights };
+            { model, backend, text, maxTokens, repeat, chunk, prefillChunk, csv, plot, json, checkWeights, threads, timings };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
+            long start = Stopwatch.GetTimestamp();
+            long scored = 0;
             string dir = parse.GetValue(model)!, file = parse.GetValue(text)!;
             if (!File.Exists(file)) throw new LongLMException($"{file}: text file not found", file);
             var runs = new List<(string Name, PerplexityResult Result, long PeakBytes)>();
@@ -40,7 +43,10 @@ public static class PplCommand
             // Every --attention mode with every --rope-scaling override: one run each, overlaid in the plot.
             foreach (var (mode, rope) in attention.Modes(parse).SelectMany(m => attention.RopeScalings(parse).Select(r => (m, r))))
             {
-                using var lm = io.LoadModel(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope) with { CheckWeights = parse.GetValue(checkWeights) });
+                long loadStart = Stopwatch.GetTimestamp();
+                using var loaded = io.LoadModel(dir, parse.GetValue(backend)!, attention.ModelOptions(parse, mode, rope) with { CheckWeights = parse.GetValue(checkWeights) }, parse.GetValue(threads));
+                double loadMs = PerfReport.Ms(loadStart, Stopwatch.GetTimestamp());
+                var lm = loaded.Model;
                 // BOS once at the start of the stream; repeats cycle the text's own tokens.
                 fileIds ??= lm.Tokenizer.Encode(File.ReadAllText(file));
                 int bos = lm.Tokenizer.AddBos && fileIds.Length > 0 && fileIds[0] == lm.Tokenizer.BosId ? 1 : 0;
@@ -53,8 +59,18 @@ public static class PplCommand
                 int TokenAt(long p) => p < ids.Length ? ids[p] : ids[bos + (int)((p - bos) % cycle)];
 
                 string name = lm.Model.Policy + (rope is null ? "" : $", rope {rope}");
-                PerplexityResult result = WithProgress(io, parse.GetValue(json), name, count,
+                long evalStart = Stopwatch.GetTimestamp();
+                PerplexityResult result = ProgressDisplay.WithBar(io, name, count,
                     progress => PerplexityEvaluator.Evaluate(lm.Model, TokenAt, count, parse.GetValue(chunk), progress: progress, prefillChunk: parse.GetValue(prefillChunk)));
+                double evalMs = PerfReport.Ms(evalStart, Stopwatch.GetTimestamp());
+                if (parse.GetValue(timings))
+                {
+                    // One run per mode: each has its own load and its own pass over the tokens (all of them prompt eval).
+                    string prefix = attention.Modes(parse).Count * attention.RopeScalings(parse).Count > 1 ? $"[{name}] " : "";
+                    PerfReport.Load(io, loadMs, prefix);
+                    PerfReport.PromptEval(io, evalMs, count, prefix);
+                }
+                scored += count;
                 using var self = Process.GetCurrentProcess();
                 runs.Add((name, result, self.PeakWorkingSet64));
             }
@@ -69,29 +85,10 @@ public static class PplCommand
             {
                 PrintTable(io, runs);
             }
+            if (parse.GetValue(timings)) PerfReport.Total(io, PerfReport.Ms(start, Stopwatch.GetTimestamp()), scored);
             return ExitCodes.Ok;
         }));
         return command;
-    }
-
-    private static PerplexityResult WithProgress(CliIO io, bool json, string name, long count, Func<IProgress<long>?, PerplexityResult> run)
-    {
-        // A live bar only for a person at a terminal; pipes and JSON stay clean.
-        if (json || Console.IsOutputRedirected || !ReferenceEquals(io.Out, Console.Out)) return run(null);
-        PerplexityResult? result = null;
-        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(name, maxValue: count);
-                result = run(new SynchronousProgress(v => task.Value = v));
-            });
-        return result!;
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SynchronousProgress(Action<long> report) : IProgress<long>
-    {
-        public void Report(long value) => report(value);
     }
 
     private static Dictionary<string, object> ToJson(string name, PerplexityResult r, long peak, int chunk, int prefillChunk) => new()
