@@ -11,3 +11,4 @@ rm -rf "$data/golden"
 /usr/bin/python3 "$here/chat_template_ref.py" "$data" "$data/golden"
 (cd "$here" && node chat_template_ref.mjs "$data" "$tmp/node")
 /usr/bin/python3 "$here/compare_chat_goldens.py" "$data/golden" "$tmp/node"
+echo "interpreter cases:"; /usr/bin/python3 "$here/interpreter_cases.py" "$data/interpreter-cases.json"

@@ -110,9 +110,9 @@ internal static class Filters
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
-                    double dv => Math.Abs(dv),
-                    bool b => b ? 1L : 0L,
+                    long l => (object)Math.Abs(l),
+                    double dv => (object)Math.Abs(dv),
+                    bool b => (object)(b ? 1L : 0L),
                     _ => throw new JinjaError($"bad operand type for abs(): '{PyOps.TypeName(value)}'"),
                 };
             case "int":

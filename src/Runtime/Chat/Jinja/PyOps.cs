@@ -310,7 +310,7 @@ internal static class PyOps
         return a switch
         {
             double d => d,
-            long or bool => AsLong(a),
+            long or bool => (object)AsLong(a),
             _ => throw new JinjaError($"bad operand type for unary +: '{TypeName(a)}'"),
         };
     }
