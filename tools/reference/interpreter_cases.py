@@ -42,6 +42,8 @@ cases = [
  ("generation", "{% for m in ['a'] %}{% generation %}[{{ m }}]{% endgeneration %}{% endfor %}"),
  ("string_escapes", "{{ 'tab\\there' }}|{{ \"new\\nline\" }}|{{ '\\u00e9\\x41' }}|{{ 'a' 'b' }}|{{ 'back\\\\slash' }}"),
  ("raw", "{% raw %}{{ not rendered }}{% endraw %}"),
+ ("dict_underscore_key", "{% set d = {'_k': 1} %}{{ d._k }}{{ d['_k'] }}{{ 'ab'.__class__ is defined }}"),
+ ("message_attributes", "{% set m = {'role': 'user', 'items': 3, 'content': none} %}{{ m.role }}{{ m['items'] }}{{ m.content is none }}{{ m.tool_calls is defined }}{{ m.get('role') }}"),
  ("tuple_unpack", "{% set a, b = [1, 2] %}{{ a }}{{ b }}{% for x, y in [(1, 2), (3, 4)] %}{{ x + y }}{% endfor %}"),
 ]
 out = []

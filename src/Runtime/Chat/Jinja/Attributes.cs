@@ -29,7 +29,8 @@ internal static class Attributes
     public static object? GetAttr(Renderer r, object? obj, string name)
     {
         if (obj is Undefined u) throw new JinjaError(PyOps.UndefinedMessage(u));
-        if (name.StartsWith('_')) return Unsafe(name, obj);
+        // The sandbox refuses underscore attributes; a dict's "_key" item is still reachable (getattr falls back to it).
+        if (name.StartsWith('_')) return obj is PyDict under && under.TryGet(name, out var item) ? item : Unsafe(name, obj);
         switch (obj)
         {
             case PyDict d:
