@@ -34,6 +34,7 @@ public static class Program
             InfoCommand.Create(io),
             MakeFixtureCommand.Create(io),
             PplCommand.Create(io),
+            ChatTemplateCommand.Create(io),
         };
         root.Options.Add(CliIO.Verbose);
         var parse = root.Parse(args);
