@@ -60,6 +60,35 @@ public sealed class CliIO(TextWriter stdout, TextWriter stderr, bool verbose, Te
         return escaped.ToString();
     }
 
+    /// <summary>
+    /// A UTF-8 text file the user named (a prompt, a chat template, a saved conversation): strict UTF-8, a BOM dropped,
+    /// at most <paramref name="maxBytes"/> read even when the file's length lies (a growing file, a device).
+    /// </summary>
+    /// <exception cref="LongLMException">Missing, too large or not UTF-8; the message names <paramref name="what"/>.</exception>
+    public static string ReadTextFile(string path, int maxBytes, string what, string hint = "")
+    {
+        if (!File.Exists(path)) throw new LongLMException($"{path}: {what} not found", path);
+        using var stream = File.OpenRead(path);
+        if (stream.CanSeek && stream.Length > maxBytes) throw TooLarge(path, stream.Length, maxBytes, what, hint);
+        var bytes = new byte[(int)Math.Min(maxBytes + 1L, stream.CanSeek ? stream.Length + 1 : maxBytes + 1L)];
+        int total = 0, read;
+        while (total < bytes.Length && (read = stream.Read(bytes, total, bytes.Length - total)) > 0) total += read;
+        if (total > maxBytes) throw TooLarge(path, null, maxBytes, what, hint);
+        var span = bytes.AsSpan(0, total);
+        if (span.StartsWith(System.Text.Encoding.UTF8.Preamble)) span = span[3..];
+        try
+        {
+            return new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw new LongLMException($"{path}: the {what} is not valid UTF-8", path);
+        }
+    }
+
+    private static LongLMException TooLarge(string path, long? length, int maxBytes, string what, string hint) =>
+        new($"{path}: {(length is long n ? $"{n} bytes" : "the file")} is over the {maxBytes >> 20} MiB ({maxBytes} bytes) {what} limit{hint}", path);
+
     /// <summary>--verbose: the exception with its stack trace, line by line (a message may quote a model file).</summary>
     private void Trace(Exception e)
     {

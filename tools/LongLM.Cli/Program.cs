@@ -29,6 +29,7 @@ public static class Program
         var root = new RootCommand("LongLM: run Hugging Face language models far beyond their trained context, on CPU or GPU.")
         {
             GenerateCommand.Create(io),
+            ChatCommand.Create(io),
             LogitsCommand.Create(io),
             TokenizeCommand.Create(io),
             InfoCommand.Create(io),

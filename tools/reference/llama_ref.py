@@ -207,8 +207,8 @@ class LlamaRef:
         h = x.shape[-1] // 2
         return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
 
-    def forward(self, ids):
-        """Return float64 logits of shape [len(ids), vocab]."""
+    def forward(self, ids, hidden=False):
+        """Return float64 logits of shape [len(ids), vocab] (hidden: the final-norm hidden states [len(ids), hidden_size])."""
         ids = np.asarray(ids, dtype=np.int64)
         n = ids.shape[0]
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
@@ -246,7 +246,7 @@ class LlamaRef:
             h = h + self._linear(g / (1.0 + np.exp(-g)) * u, p + "mlp.down_proj")
 
         h = self._rms(h, self.w["model.norm.weight"])
-        return h @ self.lm_head.T
+        return h if hidden else h @ self.lm_head.T
 
 
 def round_sig(x, sig=7):
@@ -260,10 +260,21 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="output JSON file")
     ap.add_argument("--positions", default="all",
                     help="all, last, or comma-separated rows (negative = from the end; written as \"rows\")")
+    ap.add_argument("--mean-hidden", action="store_true",
+                    help="write the mean over the ids of the final-norm hidden states (embeddings, mean pooling) instead of logits")
     args = ap.parse_args(argv)
 
     ids = [int(t) for t in args.ids.split(",") if t.strip()]
     model = LlamaRef(args.model)
+    if args.mean_hidden:
+        mean = model.forward(ids, hidden=True).mean(axis=0)
+        doc = {"source": SOURCE + "; mean over tokens of the final RMSNorm output", "model": os.path.basename(os.path.normpath(args.model)),
+               "ids": ids, "mean_hidden": [round_sig(v) for v in mean]}
+        with open(args.out, "w") as f:
+            json.dump(doc, f, separators=(",", ":"))
+            f.write("\n")
+        print("wrote %s: mean hidden state of %d ids (%d floats)" % (args.out, len(ids), mean.shape[0]), file=sys.stderr)
+        return
     logits = model.forward(ids)
     rows = None
     if args.positions == "last":

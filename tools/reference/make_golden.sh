@@ -136,3 +136,7 @@ json.dump(cfg, open(sys.argv[2], "w"), indent=2)
 PY
 DYNAMIC_IDS="$("$PYTHON" -c 'import json, sys; print(",".join(map(str, json.load(open(sys.argv[1]))["ids"][:600])))' "$FIXTURES/corpus_ids.json")"
 gen "$SCALED/dynamic" "$DYNAMIC_IDS" stories260K_rope-dynamic4_S600_logits.json 0,1,255,256,511,512,599
+
+# Embeddings (LongLMEmbeddingGenerator): mean over the tokens of the final RMSNorm output, from the same reference.
+echo "+ $PYTHON tools/reference/llama_ref.py --model $MODELS/stories260K --ids 1,403,407,261,378,432 --mean-hidden --out $GOLDEN/stories260K_mean_hidden.json"
+"$PYTHON" "$ROOT/tools/reference/llama_ref.py" --model "$MODELS/stories260K" --ids 1,403,407,261,378,432 --mean-hidden --out "$GOLDEN/stories260K_mean_hidden.json"

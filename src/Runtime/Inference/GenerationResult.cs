@@ -23,3 +23,8 @@ public enum FinishReason
 /// <param name="DecodeTime">Time spent generating after the prompt (sampling and one forward per token).</param>
 public sealed record GenerationResult(int PromptTokens, int PrefilledTokens, int GeneratedTokens, FinishReason Finish,
     string? StopSequence, TimeSpan PrefillTime, TimeSpan DecodeTime);
+
+/// <summary>One generated id and the text it completes (empty while a UTF-8 character or a possible stop string is incomplete).</summary>
+/// <param name="Id">The id, or -1 for the decoder's final text after the last id.</param>
+/// <param name="Text">Text to show now.</param>
+public readonly record struct GeneratedToken(int Id, string Text);

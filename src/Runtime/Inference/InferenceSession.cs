@@ -67,6 +67,16 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
+    /// <summary>Float32 logits of the last token run (what the next token is sampled from); zeros before the first call.</summary>
+    public ReadOnlySpan<float> Logits
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _logits;
+        }
+    }
+
     /// <summary>Forgets the conversation.</summary>
     public void Reset()
     {
@@ -86,7 +96,8 @@ public sealed class InferenceSession : IDisposable
     /// <summary>
     /// Keeps only the first <paramref name="length"/> ids of the conversation (a follow-up that diverged from what the
     /// cache holds: an edited message, a reply cut at a stop string). Returns false, changing nothing, when the cache can
-    /// no longer go back that far (a bounded policy dropped the keys needed, or truncate mode); then
+    /// no longer go back that far (a bounded policy dropped the keys needed: it keeps at least L/2 tokens beyond the
+    /// window, so a rewind of up to L/2 always succeeds; or truncate mode); then
     /// <see cref="Reset"/> and run the whole conversation again.
     /// </summary>
     public bool TryRewind(long length)
@@ -238,6 +249,20 @@ public sealed class InferenceSession : IDisposable
     public async IAsyncEnumerable<string> GenerateTextAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await foreach (var token in StreamAsync(promptIds, options, cancellationToken).ConfigureAwait(false))
+        {
+            if (token.Text.Length > 0) yield return token.Text;
+        }
+    }
+
+    /// <summary>
+    /// Streams every generated id with the text it completes (stop strings applied: text at and after a stop string
+    /// never appears; the id that completed it is the last one). The model runs on the thread pool; see
+    /// <see cref="LastResult"/> for why it ended. A final item with id -1 carries bytes the decoder still held.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> StreamAsync(IReadOnlyList<int> promptIds, GenerationOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         ThrowIfDisposed();
         options.Validate();
         var decoder = Tokenizer.CreateStreamingDecoder();
@@ -249,24 +274,22 @@ public sealed class InferenceSession : IDisposable
             // Each step (one decode forward) runs on the pool; the consumer's context only sees the text.
             bool more = await Task.Run(tokens.MoveNext, cancellationToken).ConfigureAwait(false);
             if (!more) break;
-            string piece = stops.Push(decoder.Push(tokens.Current));
+            int id = tokens.Current;
+            string piece = stops.Push(decoder.Push(id));
             if (stops.Matched is not null)
             {
                 run.Finish = FinishReason.StopSequence;
                 run.StopSequence = stops.Matched;
-            }
-            if (piece.Length > 0) yield return piece;
-            if (stops.Matched is not null)
-            {
                 // Ends the decode loop (it records the result) without running the token that completed the match.
                 tokens.MoveNext();
-                yield break;
             }
+            yield return new GeneratedToken(id, piece);
+            if (stops.Matched is not null) yield break;
         }
         string rest = stops.Push(decoder.Flush());
         rest += stops.Flush();
         if (stops.Matched is not null) LastResult = LastResult! with { Finish = FinishReason.StopSequence, StopSequence = stops.Matched };
-        if (rest.Length > 0) yield return rest;
+        if (rest.Length > 0) yield return new GeneratedToken(-1, rest);
     }
 
     /// <summary>The mutable state of one generation.</summary>

@@ -86,7 +86,10 @@ public sealed class KvCache : IDisposable
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count));
         if (Policy.BoundedLocal)
         {
-            int keep = (int)Math.Min(LocalCount, Math.Max(0, Policy.Window - 1L));
+            // The window needs the last L-1; L/2 more stay so a conversation can rewind that far (a chat reply
+            // re-encoded differently, a stop string) without starting over. Keys past the window are masked by
+            // position, so keeping them changes no number, and the buffers' capacity (2L) is unchanged.
+            int keep = (int)Math.Min(LocalCount, Math.Max(0, Policy.Window - 1L) + Policy.Window / 2);
             if (LocalCount > keep && LocalCount + count > _local.Capacity)
             {
                 _local.KeepLast(LocalCount, keep, Math.Max(2L * Policy.Window, keep + count));

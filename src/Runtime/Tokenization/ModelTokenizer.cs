@@ -182,6 +182,20 @@ public abstract class ModelTokenizer
         return ids.ToArray();
     }
 
+    /// <summary>
+    /// Whether a special token's text starts at <paramref name="index"/> of <paramref name="text"/>: text split there
+    /// encodes the same in two pieces as in one (the special token's id stands alone), so a chat's new turn can be
+    /// encoded on its own.
+    /// </summary>
+    public bool StartsWithSpecialToken(string text, int index)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (index < 0 || index >= text.Length || SpecialTokenMatcher.IsEmpty) return false;
+        var segments = new List<TextSegment>();
+        SpecialTokenMatcher.Split(text.Substring(index, Math.Min(text.Length - index, 256)), segments);
+        return segments.Count > 0 && segments[0].Token is { LStrip: false } && segments[0].Start == 0;
+    }
+
     /// <summary>Matches <see cref="SpecialTokens"/> in text (with the tokens' own lstrip/rstrip rules).</summary>
     private protected abstract AddedTokenMatcher SpecialTokenMatcher { get; }
 

@@ -134,7 +134,7 @@ public sealed class CliConveniencesTests : IDisposable
         Assert.Equal(2, exit);
         Assert.Equal("", output);
         Assert.Contains("16 MiB", err);
-        Assert.Contains("prompt limit", err);
+        Assert.Contains("prompt file limit", err);
     }
 
     [Fact]

@@ -19,20 +19,14 @@ public static class GenerateCommand
         var backend = CommonOptions.Backend();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (BOS is added as the tokenizer says; empty means just BOS); - reads it from stdin. Default: piped stdin, else empty" };
         var promptFile = new Option<string?>("--prompt-file", "-f") { Description = $"Read the prompt from a UTF-8 file (at most {PromptInput.MaxBytes >> 20} MiB; one trailing newline is dropped)" };
-        var maxTokens = new Option<int?>("--max-tokens", "-n") { Description = "Most tokens to generate (default: generation_config.json's max_new_tokens, else 256)" };
-        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 is greedy (default: generation_config.json, else 0.8)" };
-        var topK = new Option<int?>("--top-k") { Description = "Top-k filter, 0 disables (default: generation_config.json, else 40)" };
-        var topP = new Option<float?>("--top-p") { Description = "Nucleus filter, 1 disables (default: generation_config.json, else 0.95)" };
-        var minP = new Option<float?>("--min-p") { Description = "Min-p filter, 0 disables (default: 0.05)" };
-        var repetitionPenalty = new Option<float?>("--repetition-penalty") { Description = "HF repetition penalty, 1 disables (default: generation_config.json, else 1)" };
-        var seed = new Option<int?>("--seed") { Description = "Seed for reproducible sampling" };
         var json = CommonOptions.Json("Print one JSON object {prompt_ids, ids, text} instead of streaming text");
         var prefillChunk = CommonOptions.PrefillChunk();
         var checkWeights = CommonOptions.CheckWeights();
         var threads = CommonOptions.Threads();
         var timings = CommonOptions.Timings();
         var command = new Command("generate", "Generate text from a prompt")
-            { model, backend, prompt, promptFile, maxTokens, temperature, topK, topP, minP, repetitionPenalty, seed, json, prefillChunk, checkWeights, threads, timings };
+            { model, backend, prompt, promptFile, json, prefillChunk, checkWeights, threads, timings };
+        var sampling = new SamplingFlags(command);
         var attention = new AttentionFlags(command, topKAlias: false);
         command.SetAction(parse => io.Guard(() =>
         {
@@ -42,39 +36,35 @@ public static class GenerateCommand
             using var loaded = io.LoadModel(parse.GetValue(model)!, parse.GetValue(backend)!, attention.Single(parse) with { CheckWeights = parse.GetValue(checkWeights) }, parse.GetValue(threads));
             double loadMs = PerfReport.Ms(loadStart, Stopwatch.GetTimestamp());
             var lm = loaded.Model;
-            var g = lm.Generation;
-            bool greedyByDefault = g?.DoSample == false;
-            var sampling = new SamplingOptions
-            {
-                Temperature = parse.GetValue(temperature) ?? (greedyByDefault ? 0f : (float?)g?.Temperature ?? 0.8f),
-                TopK = parse.GetValue(topK) ?? g?.TopK ?? 40,
-                TopP = parse.GetValue(topP) ?? (float?)g?.TopP ?? 0.95f,
-                MinP = parse.GetValue(minP) ?? (float?)g?.MinP ?? 0.05f,
-                RepetitionPenalty = parse.GetValue(repetitionPenalty) ?? (float?)g?.RepetitionPenalty ?? 1f,
-                Seed = parse.GetValue(seed),
-            };
-            int maxNew = parse.GetValue(maxTokens) ?? g?.MaxNewTokens ?? 256;
-            var options = new GenerationOptions { MaxTokens = maxNew, Sampling = sampling, PrefillChunk = parse.GetValue(prefillChunk) };
+            var options = sampling.Options(parse, lm, parse.GetValue(prefillChunk));
             var promptIds = lm.Tokenizer.Encode(text);
             if (promptIds.Length == 0)
                 throw new LongLMException("the prompt is empty and this tokenizer adds no BOS token: give a prompt");
             using var session = lm.CreateSession();
             var timed = new TimedGeneration(io, session, promptIds, options);
-            if (parse.GetValue(json))
+            // Stop strings are text: the ids are decoded as they come and cut before the first stop string.
+            var decoder = lm.Tokenizer.CreateStreamingDecoder();
+            var stops = new StopSequenceMatcher(options.StopSequences);
+            var ids = new List<int>();
+            var output = new System.Text.StringBuilder();
+            bool streaming = !parse.GetValue(json);
+            foreach (int id in timed)
             {
-                var ids = timed.ToArray();
-                io.Out.WriteLine(JsonSerializer.Serialize(new { prompt_ids = promptIds, ids, text = lm.Tokenizer.Decode(ids) }));
-            }
-            else
-            {
-                var decoder = lm.Tokenizer.CreateStreamingDecoder();
-                foreach (int id in timed)
+                ids.Add(id);
+                string piece = stops.Push(decoder.Push(id));
+                output.Append(piece);
+                if (streaming)
                 {
-                    io.Out.Write(decoder.Push(id));
+                    io.Out.Write(piece);
                     io.Out.Flush();
                 }
-                io.Out.WriteLine(decoder.Flush());
+                if (stops.Matched is not null) break;
             }
+            string rest = stops.Matched is null ? stops.Push(decoder.Flush()) + stops.Flush() : "";
+            output.Append(rest);
+            string finish = stops.Matched is not null ? "stop_string" : ids.Count >= options.MaxTokens ? "length" : "stop";
+            if (streaming) io.Out.WriteLine(rest);
+            else io.Out.WriteLine(JsonSerializer.Serialize(new { prompt_ids = promptIds, ids, text = output.ToString(), finish_reason = finish }));
             if (parse.GetValue(timings))
             {
                 PerfReport.Load(io, loadMs);

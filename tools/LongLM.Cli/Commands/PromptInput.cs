@@ -27,27 +27,7 @@ public static class PromptInput
         return io.InRedirected ? ReadStdin(io) : "";
     }
 
-    private static string ReadFile(string path)
-    {
-        if (!File.Exists(path)) throw new LongLMException($"{path}: prompt file not found", path);
-        using var stream = File.OpenRead(path);
-        if (stream.CanSeek && stream.Length > MaxBytes) throw TooLarge(path, stream.Length);
-        // Read at most MaxBytes + 1 even when the length lies (a growing file, a device): the bound holds either way.
-        var bytes = new byte[(int)Math.Min(MaxBytes + 1L, stream.CanSeek ? stream.Length + 1 : MaxBytes + 1L)];
-        int total = 0, read;
-        while (total < bytes.Length && (read = stream.Read(bytes, total, bytes.Length - total)) > 0) total += read;
-        if (total > MaxBytes) throw TooLarge(path, null);
-        var span = bytes.AsSpan(0, total);
-        if (span.StartsWith(Encoding.UTF8.Preamble)) span = span[3..];
-        try
-        {
-            return TrimNewline(new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(span));
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new LongLMException($"{path}: the prompt file is not valid UTF-8", path);
-        }
-    }
+    private static string ReadFile(string path) => TrimNewline(CliIO.ReadTextFile(path, MaxBytes, "prompt file", " (ppl --text scores files of any size)"));
 
     private static string ReadStdin(CliIO io)
     {
@@ -71,9 +51,6 @@ public static class PromptInput
         }
         return TrimNewline(text.ToString());
     }
-
-    private static LongLMException TooLarge(string path, long? length) =>
-        new($"{path}: {(length is long n ? $"{n} bytes" : "the file")} is over the {MaxBytes >> 20} MiB ({MaxBytes} bytes) prompt limit; give a shorter prompt (ppl --text scores files of any size)", path);
 
     private static string TrimNewline(string text) =>
         text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
