@@ -1,6 +1,5 @@
 using LongLM.Kernels;
 using LongLM.Kernels.Cpu;
-using LongLM.Kernels.Ilgpu;
 using LongLM.Runtime;
 
 namespace LongLM.Models;
@@ -9,7 +8,7 @@ namespace LongLM.Models;
 public static class Backends
 {
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["cpu", "cuda", "ilgpu-cpu"];
+    public static IReadOnlyList<string> Names { get; } = ["cpu"];
 
     /// <summary>
     /// "cpu" (default, managed SIMD), "cuda" (ILGPU kernels on the first NVIDIA GPU) or "ilgpu-cpu" (the same
@@ -22,8 +21,6 @@ public static class Backends
             return name switch
             {
                 "cpu" => new CpuBackend(),
-                "cuda" => IlgpuBackend.CreateCuda(),
-                "ilgpu-cpu" => IlgpuBackend.CreateCpu(),
                 _ => throw new LongLMException($"unknown backend '{name}' (available: {string.Join(", ", Names)})"),
             };
         }
