@@ -20,14 +20,12 @@ if (modelDir is null) return Usage("give a model folder");
 
 try
 {
+    // The example of README.md ("Use it as a library"), with the backend, prompt and token count from the command line.
     using var model = LanguageModel.Load(modelDir, backend);
     using var session = model.CreateSession();
-    int[] promptIds = model.Tokenizer.Encode(prompt ?? "Once upon a time");
     var options = new GenerationOptions { MaxTokens = tokens, Sampling = SamplingOptions.Greedy };
-    var ids = new List<int>();
-    foreach (int id in session.Generate(promptIds, options))
-        ids.Add(id);
-    Console.WriteLine(model.Tokenizer.Decode([.. ids]));
+    int[] ids = session.Generate(model.Tokenizer.Encode(prompt ?? "Once upon a time"), options).ToArray();
+    Console.WriteLine(model.Tokenizer.Decode(ids));
     Console.WriteLine("ids: " + string.Join(' ', ids));
     return 0;
 }
