@@ -42,7 +42,7 @@ packages="artifacts/packages"
 
 # 1. Pack and read the packages back.
 rm -rf "$packages"
-dotnet pack Kernels.sln -c Release ${pack_args[@]+"${pack_args[@]}"} -o "$packages" -nologo -v quiet -clp:ErrorsOnly -clp:NoSummary >&2 \
+dotnet pack Kernels.sln -c Release ${pack_args[@]+"${pack_args[@]}"} -o "$packages" -nologo -v quiet "-clp:ErrorsOnly;NoSummary" >&2 \
   || fail "dotnet pack Kernels.sln failed"
 found=$(cd "$packages" && ls -1 ./*.nupkg 2>/dev/null | sed 's:^\./::' | sort | tr '\n' ' ')
 [ "$found" = "LongLM.$version.nupkg LongLM.Cuda.$version.nupkg " ] \
@@ -79,8 +79,9 @@ done
 # 2. Build the samples from those packages, never from a cache.
 rm -rf artifacts/sample-packages/longlm artifacts/sample-packages/longlm.cuda
 for sample in HelloLongLM HelloLongLM.Cuda; do
-  dotnet build "samples/$sample" -c Release --force -nologo -v quiet -clp:ErrorsOnly -clp:NoSummary >&2 \
-    || fail "samples/$sample does not build from the packages in $packages"
+  # The build's output only when it fails (quiet builds still print a summary).
+  log=$(dotnet build "samples/$sample" -c Release --force -nologo -v quiet "-clp:ErrorsOnly;NoSummary" 2>&1) \
+    || { echo "$log" >&2; fail "samples/$sample does not build from the packages in $packages"; }
 done
 used=$(grep -o '"LongLM/[^"]*"' samples/HelloLongLM/obj/project.assets.json | head -n 1)
 [ "$used" = "\"LongLM/$version\"" ] || fail "samples/HelloLongLM restored ${used:-no LongLM}, not LongLM/$version"
