@@ -1,4 +1,4 @@
-// Offline PTX check: compiles every [KernelEntry] kernel of LongLM.Kernels to PTX (sm_80, ISA 7.8) with ILGPU's
+// Offline PTX check: compiles every [KernelEntry] kernel of LongLM.Cuda to PTX (sm_80, ISA 7.8) with ILGPU's
 // PTX backend, no GPU or CUDA driver needed, and writes one <Class>.<Method>[<TypeArgs>].ptx per kernel.
 // tools/ptx/check.sh then assembles the files with NVIDIA's ptxas for sm_80 and sm_90.
 using System.Reflection;
@@ -6,7 +6,7 @@ using LongLM.Kernels.Ilgpu;
 
 const string usage = "usage: LongLM.PtxCheck [--out DIR] [--assembly PATH]...\n" +
                      "  --out DIR        where the .ptx files and kernels.tsv go (default artifacts/ptx); stale .ptx files there are removed\n" +
-                     "  --assembly PATH  also scan this assembly's [KernelEntry] kernels (repeatable); LongLM.Kernels is always scanned";
+                     "  --assembly PATH  also scan this assembly's [KernelEntry] kernels (repeatable); LongLM.Cuda is always scanned";
 
 string outDir = Path.Combine("artifacts", "ptx");
 var assemblyPaths = new List<string>();
