@@ -83,12 +83,19 @@ public sealed class ChatTemplates
         throw new LongLMException($"this model has several chat templates and no default; name one of: {string.Join(", ", ByName.Keys)}");
     }
 
+    /// <summary>The length of the file a path resolves to (a symbolic link, as in HF's hub cache, is followed).</summary>
+    private static long LengthOf(string path)
+    {
+        using var handle = File.OpenHandle(path);
+        return RandomAccess.GetLength(handle);
+    }
+
     private static string ReadTemplateFile(string path)
     {
-        var info = new FileInfo(path);
+        long bytes = LengthOf(path);
         // UTF-8 needs at least one byte per character, at most 4.
-        if (info.Length > 4L * ChatTemplate.MaxSourceChars)
-            throw new LongLMException($"'{path}' is {info.Length} bytes; a chat template may have at most {ChatTemplate.MaxSourceChars} characters", path);
+        if (bytes > 4L * ChatTemplate.MaxSourceChars)
+            throw new LongLMException($"'{path}' is {bytes} bytes; a chat template may have at most {ChatTemplate.MaxSourceChars} characters", path);
         byte[] data = TokenizerLoader.ReadAllBytes(path);
         if (!System.Text.Unicode.Utf8.IsValid(data)) throw new LongLMException($"'{path}' is not valid UTF-8.", path);
         string text = new UTF8Encoding(false).GetString(data);
@@ -98,7 +105,7 @@ public sealed class ChatTemplates
 
     private static void ReadConfig(string path, Dictionary<string, (string, string)> sources, Dictionary<string, JsonNode?> specialTokens)
     {
-        long length = new FileInfo(path).Length;
+        long length = LengthOf(path);
         if (length > MaxConfigBytes) throw new LongLMException($"'{path}' is {length} bytes; at most {MaxConfigBytes} are read", path);
         JsonNode? root;
         try

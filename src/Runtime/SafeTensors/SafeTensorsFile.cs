@@ -48,7 +48,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         long fileLength;
         try
         {
-            fileLength = new FileInfo(path).Length;
+            // The length of what the path resolves to: Hugging Face's hub cache links snapshot files to blobs, and
+            // FileInfo.Length would be the link's own length.
+            using var handle = File.OpenHandle(path);
+            fileLength = RandomAccess.GetLength(handle);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
