@@ -197,6 +197,19 @@ public sealed class ChatTemplateInterpreterTests
     }
 
     [Fact]
+    public void Input_Numbers_KeepPythonKinds()
+    {
+        // json.loads: 5 is an int, 5.0 a float (printed "5.0"); a .NET double stays a float, a long an int.
+        var template = ChatTemplate.Parse("{{ messages[0].a }} {{ messages[0].b }} {{ x }} {{ y }} {{ s }}");
+        var input = new ChatTemplateInput
+        {
+            Messages = (JsonArray)JsonNode.Parse("""[{"a": 5, "b": 5.0}]""")!,
+            Variables = new Dictionary<string, JsonNode?> { ["x"] = JsonValue.Create(2.0), ["y"] = JsonValue.Create(7L), ["s"] = JsonValue.Create("t") },
+        };
+        Assert.Equal("5 5.0 2.0 7 t", template.Render(input));
+    }
+
+    [Fact]
     public void Variables_MayNotRedefineMessages()
     {
         var input = new ChatTemplateInput { Messages = [], Variables = new Dictionary<string, JsonNode?> { ["messages"] = new JsonArray() } };
