@@ -44,6 +44,13 @@ cases = [
  ("raw", "{% raw %}{{ not rendered }}{% endraw %}"),
  ("dict_underscore_key", "{% set d = {'_k': 1} %}{{ d._k }}{{ d['_k'] }}{{ 'ab'.__class__ is defined }}"),
  ("message_attributes", "{% set m = {'role': 'user', 'items': 3, 'content': none} %}{{ m.role }}{{ m['items'] }}{{ m.content is none }}{{ m.tool_calls is defined }}{{ m.get('role') }}"),
+ ("ws_start_of_template", "  {% if true %}a{% endif %}\n  {# c #}b"),
+ ("ws_after_variable", "{{ 'v' }}  {% if true %}a{% endif %}|{{ 'w' }}\n  {% if true %}b{% endif %}"),
+ ("ws_between_tags", "{% if true %}  {% endif %}|{% for i in [1, 2] %}\n  {{ i }}\n{% endfor %}|"),
+ ("ws_minus_then_lstrip", "a\n  {%- if true %}\n  b\n  {%- endif %}\n  c"),
+ ("ws_plus_end", "{% if true +%}\nkept{% endif %}"),
+ ("ws_crlf", "a\r\n{% if true %}\r\nb\r\n{% endif %}\r\nc\r\n"),
+ ("ws_comment_minus", "a  {#- x -#}  b"),
  ("tuple_unpack", "{% set a, b = [1, 2] %}{{ a }}{{ b }}{% for x, y in [(1, 2), (3, 4)] %}{{ x + y }}{% endfor %}"),
 ]
 out = []

@@ -132,6 +132,41 @@ public sealed class ChatTemplateInterpreterTests
         Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse(source));
     }
 
+    /// <summary>Hostile templates end as a render or a ChatTemplateException, never another exception or a hang.</summary>
+    [Theory]
+    [InlineData("{{ (-1) ** 1000000000000000000 }}")]
+    [InlineData("{{ 2 ** 100 }}")]
+    [InlineData("{{ -9223372036854775807 - 1 }}{{ (-9223372036854775807 - 1) // -1 }}")]
+    [InlineData("{{ (-9223372036854775807 - 1) % -1 }}{{ (-9223372036854775807 - 1)|abs }}")]
+    [InlineData("{{ [1, 'a']|sort }}")]
+    [InlineData("{{ {1: 1, 'a': 2}|tojson(sort_keys=true) }}")]
+    [InlineData("{{ [1, 'a']|max }}")]
+    [InlineData("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x == ns.x }}")]
+    [InlineData("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x|tojson }}")]
+    [InlineData("{{ 'abc'.center(-5) }}{{ 'abc'.zfill(-1) }}{{ 'abc'[10:-10:-1] }}{{ 'x'|int(base=99) }}")]
+    [InlineData("{{ 'a'.join(range(3)) }}")]
+    [InlineData("{{ range(0, 10, 0) }}")]
+    [InlineData("{{ 1 / 0 }}")]
+    [InlineData("{{ {'a': 1}['b']['c'] }}")]
+    [InlineData("{% macro m() %}{% break %}{% endmacro %}")]
+    [InlineData("{{ x.y.z }}{{ loop.index }}")]
+    [InlineData("{% for a, b in [1, 2] %}{% endfor %}")]
+    [InlineData("{{ '\\U0010FFFF\\U00110000' }}")]
+    [InlineData("{{ 99999999999999999999 }}")]
+    [InlineData("{% set x = 'a' * 10000000 %}{% for i in range(10) %}{{ x }}{% endfor %}")]
+    public void HostileTemplate_EndsInARenderOrChatTemplateException(string source)
+    {
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            Render(source);
+        }
+        catch (ChatTemplateException)
+        {
+        }
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+    }
+
     [Fact]
     public void OversizedTemplate_IsRefused()
     {
@@ -159,6 +194,19 @@ public sealed class ChatTemplateInterpreterTests
         // transformers passes tools=None: defined, and `is none`.
         var template = ChatTemplate.Parse("{{ tools is defined }} {{ tools is none }} {{ documents is none }} {{ add_generation_prompt }}");
         Assert.Equal("True True True False", template.Render(new ChatTemplateInput { Messages = [] }));
+    }
+
+    [Fact]
+    public void Input_Numbers_KeepPythonKinds()
+    {
+        // json.loads: 5 is an int, 5.0 a float (printed "5.0"); a .NET double stays a float, a long an int.
+        var template = ChatTemplate.Parse("{{ messages[0].a }} {{ messages[0].b }} {{ x }} {{ y }} {{ s }}");
+        var input = new ChatTemplateInput
+        {
+            Messages = (JsonArray)JsonNode.Parse("""[{"a": 5, "b": 5.0}]""")!,
+            Variables = new Dictionary<string, JsonNode?> { ["x"] = JsonValue.Create(2.0), ["y"] = JsonValue.Create(7L), ["s"] = JsonValue.Create("t") },
+        };
+        Assert.Equal("5 5.0 2.0 7 t", template.Render(input));
     }
 
     [Fact]

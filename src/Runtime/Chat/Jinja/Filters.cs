@@ -9,7 +9,15 @@ internal static class Filters
     public static object? Apply(Renderer r, FilterCall filter, object? value, Scope scope)
     {
         var args = r.EvalArgs(filter.Args, filter.Kwargs, scope);
-        return Call(r, filter.Name, value, args);
+        try
+        {
+            return Call(r, filter.Name, value, args);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is JinjaError inner)
+        {
+            // A sort's comparer threw (unorderable items); LINQ wraps the error.
+            throw inner;
+        }
     }
 
     private static string Text(object? v) => PyFormat.Str(v);
@@ -110,7 +118,7 @@ internal static class Filters
             case "abs":
                 return value switch
                 {
-                    long l => (object)Math.Abs(l),
+                    long l => l == long.MinValue ? throw new JinjaError("integer overflow") : (object)Math.Abs(l),
                     double dv => (object)Math.Abs(dv),
                     bool b => (object)(b ? 1L : 0L),
                     _ => throw new JinjaError($"bad operand type for abs(): '{PyOps.TypeName(value)}'"),

@@ -12,7 +12,15 @@ internal static class PyJson
     public static string Dumps(object? value, bool ensureAscii, string? indent, string itemSeparator, string keySeparator, bool sortKeys, Renderer r)
     {
         var sb = new StringBuilder();
-        Write(sb, value, ensureAscii, indent, itemSeparator, keySeparator, sortKeys, 0, r);
+        try
+        {
+            Write(sb, value, ensureAscii, indent, itemSeparator, keySeparator, sortKeys, 0, r);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is JinjaError inner)
+        {
+            throw inner; // sort_keys over keys Python cannot order
+        }
+        r.CheckLength(sb.Length);
         return sb.ToString();
     }
 

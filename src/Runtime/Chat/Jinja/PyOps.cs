@@ -39,10 +39,12 @@ internal static class PyOps
         {
             case string sa: return b is string sb && sa == sb;
             case PyList la:
+                System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
                 if (b is not PyList lb || la.IsTuple != lb.IsTuple || la.Count != lb.Count) return false;
                 for (int i = 0; i < la.Count; i++) if (!Equal(la.Items[i], lb.Items[i])) return false;
                 return true;
             case PyDict da:
+                System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
                 if (b is not PyDict db || da.Count != db.Count) return false;
                 foreach (var kv in da.Entries)
                     if (!db.TryGet(kv.Key, out var other) || !Equal(kv.Value, other)) return false;
@@ -63,6 +65,7 @@ internal static class PyOps
         if (a is string sa && b is string sb) return string.CompareOrdinal(sa, sb) switch { < 0 => -1, > 0 => 1, _ => 0 };
         if (a is PyList la && b is PyList lb && la.IsTuple == lb.IsTuple)
         {
+            System.Runtime.CompilerServices.RuntimeHelpers.EnsureSufficientExecutionStack();
             for (int i = 0; i < Math.Min(la.Count, lb.Count); i++)
                 if (!Equal(la.Items[i], lb.Items[i])) return Compare(la.Items[i], lb.Items[i], op);
             return la.Count.CompareTo(lb.Count);
@@ -243,6 +246,7 @@ internal static class PyOps
             }
             long x = AsLong(a), y = AsLong(b);
             if (y == 0) throw new JinjaError("integer division or modulo by zero");
+            if (y == -1) return Checked(() => checked(-x));
             long q = x / y;
             if ((x % y != 0) && ((x < 0) != (y < 0))) q--;
             return q;
@@ -265,6 +269,7 @@ internal static class PyOps
             }
             long p = AsLong(a), q = AsLong(b);
             if (q == 0) throw new JinjaError("integer division or modulo by zero");
+            if (q == -1) return 0L;
             long r = p % q;
             if (r != 0 && (r < 0) != (q < 0)) r += q;
             return r;
@@ -279,13 +284,16 @@ internal static class PyOps
         if (IsNumber(a) && IsNumber(b))
         {
             if (a is double || b is double || AsLong(b) < 0) return Math.Pow(AsDouble(a), AsDouble(b));
-            long bas = AsLong(a), exp = AsLong(b), result = 1;
+            long bas = AsLong(a), exp = AsLong(b);
             return Checked(() =>
             {
-                for (long i = 0; i < exp; i++)
+                // Exponentiation by squaring: (-1) ** 10**18 must not take 10**18 steps.
+                long result = 1, factor = bas;
+                while (exp > 0)
                 {
-                    result = checked(result * bas);
-                    if (result == 0 || result == 1 && bas == 1) break;
+                    if ((exp & 1) != 0) result = checked(result * factor);
+                    exp >>= 1;
+                    if (exp > 0) factor = checked(factor * factor);
                 }
                 return result;
             });

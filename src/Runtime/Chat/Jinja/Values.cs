@@ -140,6 +140,23 @@ internal sealed class LoopInfo(List<object?> items, int depth0)
 
 internal static class JsonInput
 {
+    /// <summary>
+    /// A number as Python sees it: parsed JSON keeps its text's kind (5 is an int, 5.0 a float); a value built in .NET
+    /// keeps its type's kind (JsonValue.Create(2.0) is a float even though it serialises as "2").
+    /// </summary>
+    private static object Number(JsonValue value)
+    {
+        if (!value.TryGetValue(out JsonElement _))
+        {
+            if (value.TryGetValue(out double d)) return d;
+            if (value.TryGetValue(out float f)) return (double)f;
+            if (value.TryGetValue(out decimal m)) return (double)m;
+        }
+        string raw = value.ToJsonString();
+        if (raw.AsSpan().IndexOfAny(".eE") < 0 && long.TryParse(raw, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long l)) return l;
+        return double.Parse(raw, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>JSON as Python's json.loads gives it: integers stay integers, other numbers are floats.</summary>
     public static object? FromJson(JsonNode? node)
     {
@@ -158,15 +175,12 @@ internal static class JsonInput
             case JsonValue value:
                 switch (value.GetValueKind())
                 {
-                    case JsonValueKind.String: return value.GetValue<string>();
+                    case JsonValueKind.String:
+                        return value.TryGetValue(out string? text) ? text : System.Text.Json.JsonSerializer.Deserialize<string>(value.ToJsonString());
                     case JsonValueKind.True: return true;
                     case JsonValueKind.False: return false;
                     case JsonValueKind.Number:
-                    {
-                        string raw = value.ToJsonString();
-                        if (raw.AsSpan().IndexOfAny(".eE") < 0 && long.TryParse(raw, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long l)) return l;
-                        return double.Parse(raw, System.Globalization.CultureInfo.InvariantCulture);
-                    }
+                        return Number(value);
                     default: return null;
                 }
             default:
