@@ -73,6 +73,26 @@ public sealed class StopSequenceTests
     }
 
     [Fact]
+    public void Cli_GenerateStop_CutsTheTextAndSaysWhy()
+    {
+        var golden = JsonDocument.Parse(File.ReadAllText(Path.Combine(Stories, "expected_greedy_200.json")));
+        var greedy = golden.RootElement.GetProperty("greedy_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        using var lm = LanguageModel.Load(Stories);
+        string full = lm.Tokenizer.Decode(greedy[..60]);
+        string stop = full.Substring(full.Length / 2, 4);
+        int at = full.IndexOf(stop, StringComparison.Ordinal);
+        var (exit, stdout, _) = Cli.CliRunner.Run("generate", "--model", Stories, "--temperature", "0", "-n", "60", "--stop", stop, "--json");
+        Assert.Equal(0, exit);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(full[..at], json.GetProperty("text").GetString());
+        Assert.Equal("stop_string", json.GetProperty("finish_reason").GetString());
+        var (_, plain, _) = Cli.CliRunner.Run("generate", "--model", Stories, "--temperature", "0", "-n", "60", "--stop", stop);
+        Assert.Equal(full[..at] + "\n", plain);
+        var (_, length, _) = Cli.CliRunner.Run("generate", "--model", Stories, "--temperature", "0", "-n", "5", "--json");
+        Assert.Equal("length", JsonDocument.Parse(length).RootElement.GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
     public void Session_FinishReasons_LengthAndStop()
     {
         using var lm = LanguageModel.Load(Stories);
