@@ -57,7 +57,16 @@ public sealed class ChatConversation : IDisposable
     /// Runs one turn: renders <paramref name="messages"/> (and <paramref name="tools"/>) with the generation prompt,
     /// brings the cache up to it and streams the reply. The reply is not added to <paramref name="messages"/>.
     /// </summary>
-    public async IAsyncEnumerable<string> ReplyAsync(JsonArray messages, JsonArray? tools, GenerationOptions options,
+    public IAsyncEnumerable<string> ReplyAsync(JsonArray messages, JsonArray? tools, GenerationOptions options,
+        CancellationToken cancellationToken = default) =>
+        ReplyAsync(messages, tools, options, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ReplyAsync(JsonArray, JsonArray?, GenerationOptions, CancellationToken)"/>, calling
+    /// <paramref name="onToken"/> with every generated id before its text is yielded; while it runs,
+    /// <see cref="InferenceSession.Logits"/> of <see cref="Session"/> holds the distribution the id was drawn from.
+    /// </summary>
+    public async IAsyncEnumerable<string> ReplyAsync(JsonArray messages, JsonArray? tools, GenerationOptions options, Action<int>? onToken,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -78,6 +87,7 @@ public sealed class ChatConversation : IDisposable
                     {
                         generated.Add(token.Id);
                         _text.Append(decoder.Push(token.Id));
+                        onToken?.Invoke(token.Id);
                     }
                     if (token.Text.Length > 0) yield return token.Text;
                 }

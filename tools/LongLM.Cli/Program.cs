@@ -30,6 +30,7 @@ public static class Program
         {
             GenerateCommand.Create(io),
             ChatCommand.Create(io),
+            ServeCommand.Create(io),
             LogitsCommand.Create(io),
             TokenizeCommand.Create(io),
             InfoCommand.Create(io),
