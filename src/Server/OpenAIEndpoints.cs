@@ -70,10 +70,10 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
     }
 
     /// <summary>Under vanilla attention a prompt past the context would degrade silently: refused, pointing to LM-Infinite.</summary>
-    private void CheckContext(int promptTokens)
+    private void CheckContext(int promptTokens, string param)
     {
         if (model.Model.Policy.Mode == AttentionMode.Vanilla && promptTokens > model.Model.ContextLength)
-            throw OpenAIError.BadRequest($"the prompt has {promptTokens} tokens, past the model's context length of {model.Model.ContextLength}; start the server with --lm-infinite to serve longer inputs", "messages");
+            throw OpenAIError.BadRequest($"the prompt has {promptTokens} tokens, past the model's context length of {model.Model.ContextLength}; start the server with --lm-infinite to serve longer inputs", param);
     }
 
     private JsonArray Messages(RequestFields request)
@@ -129,7 +129,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         bool usage = stream && request.Has("stream_options") && request.Root.GetProperty("stream_options") is { ValueKind: JsonValueKind.Object } so
             && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
         var prompt = format.Render(messages, tools, addGenerationPrompt: true);
-        CheckContext(format.Encode(prompt).Length);
+        CheckContext(format.Encode(prompt).Length, "messages");
 
         using var lease = await slots.AcquireAsync(prompt.Text, context.RequestAborted);
         var conversation = lease.Conversation;
@@ -182,7 +182,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
             && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
         var ids = model.Tokenizer.Encode(prompt);
         if (ids.Length == 0) throw OpenAIError.BadRequest("the prompt is empty and this tokenizer adds no BOS token", "prompt");
-        CheckContext(ids.Length);
+        CheckContext(ids.Length, "prompt");
 
         using var lease = await slots.AcquireAsync(null, context.RequestAborted);
         var conversation = lease.Conversation;
@@ -231,7 +231,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         if (encoding is not ("float" or "base64")) throw OpenAIError.BadRequest("'encoding_format' must be float or base64", "encoding_format");
         if (request.Integer("dimensions", 1, int.MaxValue) is long d && d != model.Config.HiddenSize)
             throw OpenAIError.BadRequest($"this model's embeddings have {model.Config.HiddenSize} dimensions", "dimensions");
-        foreach (var t in texts) CheckContext(model.Tokenizer.Encode(t).Length);
+        foreach (var t in texts) CheckContext(model.Tokenizer.Encode(t).Length, "input");
         using var lease = await slots.AcquireAsync(null, context.RequestAborted);
         var result = await _embeddings.GenerateAsync(texts, cancellationToken: context.RequestAborted);
         var data = result.Select((e, i) => new
