@@ -9,6 +9,7 @@ using OpenAI.Embeddings;
 using OpenAI.Models;
 using AIChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using AIChatRole = Microsoft.Extensions.AI.ChatRole;
+using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
 
 namespace LongLM.Tests.Server;
 
