@@ -117,7 +117,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
     private async Task ChatAsync(HttpContext context)
     {
         var request = await ReadAsync(context);
-        request.RejectUnknown();
+        request.RejectUnhonoured();
         CheckModel(request);
         if (format is null) throw OpenAIError.BadRequest("this model has no chat template: start the server with --chat-template FILE, or use /v1/completions");
         var messages = Messages(request);
@@ -167,7 +167,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
     private async Task CompletionsAsync(HttpContext context)
     {
         var request = await ReadAsync(context);
-        request.RejectUnknown();
+        request.RejectUnhonoured();
         CheckModel(request);
         string prompt = request.Root.TryGetProperty("prompt", out var p) switch
         {
@@ -217,7 +217,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
     private async Task EmbeddingsAsync(HttpContext context)
     {
         var request = await ReadAsync(context);
-        request.RejectUnknown();
+        request.RejectUnhonoured();
         CheckModel(request);
         if (!request.Root.TryGetProperty("input", out var input)) throw OpenAIError.BadRequest("'input' is required", "input");
         string[] texts = input.ValueKind switch

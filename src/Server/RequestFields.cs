@@ -10,22 +10,14 @@ namespace LongLM.Server;
 /// </summary>
 internal sealed class RequestFields(JsonElement root)
 {
-    // Fields the endpoints read, or accept and ignore because they change nothing here (user, metadata ...).
-    private static readonly HashSet<string> Known =
-    [
-        "model", "messages", "prompt", "input", "stream", "stream_options", "temperature", "top_p", "top_k", "min_p", "seed",
-        "max_tokens", "max_completion_tokens", "stop", "frequency_penalty", "presence_penalty", "repeat_penalty", "n",
-        "logprobs", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls", "user", "metadata", "store",
-        "encoding_format", "dimensions", "echo", "suffix", "best_of", "logit_bias", "response_format", "cache_prompt",
-    ];
-
     public JsonElement Root { get; } = root.ValueKind == JsonValueKind.Object ? root : throw OpenAIError.BadRequest("the request body must be a JSON object");
 
-    /// <summary>Refuses fields this server would silently not honour.</summary>
-    public void RejectUnknown()
+    /// <summary>
+    /// Refuses the fields that matter and that this server would otherwise silently not honour (a logit bias, a JSON
+    /// response format); other unknown fields are ignored, as llama-server does (clients send their own extras).
+    /// </summary>
+    public void RejectUnhonoured()
     {
-        foreach (var p in Root.EnumerateObject())
-            if (!Known.Contains(p.Name)) throw OpenAIError.BadRequest($"unknown field '{p.Name}'", p.Name);
         if (Has("logit_bias") && Root.GetProperty("logit_bias").ValueKind is not (JsonValueKind.Null or JsonValueKind.Object))
             throw OpenAIError.BadRequest("'logit_bias' must be an object", "logit_bias");
         if (Has("logit_bias") && Root.GetProperty("logit_bias").ValueKind == JsonValueKind.Object && Root.GetProperty("logit_bias").EnumerateObject().Any())
@@ -86,7 +78,7 @@ internal sealed class RequestFields(JsonElement root)
     {
         if (Integer("n", 1, long.MaxValue) is > 1) throw OpenAIError.BadRequest("only n = 1 is supported", "n");
         var s = defaults.Sampling;
-        long? maxTokens = Integer("max_completion_tokens", 0, maxTokensLimit) ?? Integer("max_tokens", 0, maxTokensLimit);
+        long? maxTokens = Integer("max_completion_tokens", 1, maxTokensLimit) ?? Integer("max_tokens", 1, maxTokensLimit);
         long? seed = Integer("seed", long.MinValue, long.MaxValue);
         var options = defaults with
         {
