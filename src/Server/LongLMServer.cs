@@ -62,6 +62,9 @@ public sealed class LongLMServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        // An embedded server must not take over the process's Ctrl-C and SIGTERM (the console lifetime would): the
+        // host application decides when to stop (longlm serve handles both and calls StopAsync).
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         var app = builder.Build();
         var slots = new SlotPool(model, format, options.Parallel, options.Queue);
         var api = new OpenAIEndpoints(model, format, slots, name);
@@ -94,6 +97,13 @@ public sealed class LongLMServer : IAsyncDisposable
     {
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A host lifetime that leaves signals to the application.</summary>
+    private sealed class EmbeddedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>Stops the server and releases its slots.</summary>
