@@ -49,14 +49,14 @@ public sealed class ServerHost : IAsyncDisposable
     }
 
     /// <summary>The greedy reply of <see cref="LongLMChatClient"/> (the library the server wraps) to <paramref name="messages"/>.</summary>
-    public async Task<string> ReferenceChatAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, int maxTokens)
+    public async Task<string> ReferenceChatAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, int maxTokens) =>
+        (await ReferenceChatResponseAsync(messages, new GenerationOptions { MaxTokens = maxTokens, Sampling = SamplingOptions.Greedy })).Text;
+
+    /// <summary>The reply of <see cref="LongLMChatClient"/> with <paramref name="generation"/> as its settings.</summary>
+    public async Task<ChatResponse> ReferenceChatResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, GenerationOptions generation)
     {
-        using var client = new LongLMChatClient(Model, new LongLMChatClientOptions
-        {
-            Defaults = new GenerationOptions { MaxTokens = maxTokens, Sampling = SamplingOptions.Greedy },
-            MaxCachedConversations = 0,
-        });
-        return (await client.GetResponseAsync(messages)).Text;
+        using var client = new LongLMChatClient(Model, new LongLMChatClientOptions { Defaults = generation, MaxCachedConversations = 0 });
+        return await client.GetResponseAsync(messages);
     }
 
     /// <summary>The greedy continuation of a raw prompt, tokenized as `longlm generate` does (the tokenizer's BOS rule).</summary>

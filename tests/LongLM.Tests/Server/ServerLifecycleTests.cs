@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using LongLM.Server;
+using Xunit.Abstractions;
 
 namespace LongLM.Tests.Server;
 
@@ -14,7 +15,7 @@ namespace LongLM.Tests.Server;
 /// (completed or cut) and returns within a few seconds (5 s here); connections are refused afterwards.
 /// </summary>
 [Collection(ServerAloneCollection.Name)]
-public sealed class ServerLifecycleTests
+public sealed class ServerLifecycleTests(ITestOutputHelper output)
 {
     private static async Task<(HttpResponseMessage Response, StreamReader Reader)> StartStreamAsync(ServerHost host, int maxTokens, CancellationToken cancellationToken)
     {
@@ -45,6 +46,27 @@ public sealed class ServerLifecycleTests
         var clock = Stopwatch.StartNew();
         Assert.True(await ServerHost.PollAsync(() => host.Server.ActiveRequests == 0, TimeSpan.FromSeconds(2)),
             $"{host.Server.ActiveRequests} requests still hold a slot 2 s after the client went away");
+        var freed = clock.Elapsed;
+
+        // stories260K decodes fast, so 2 s alone would not tell a cancelled generation from a finished one: the same
+        // stream read to its end must take clearly longer than the slot took to free (when it runs long enough to tell).
+        var full = Stopwatch.StartNew();
+        using (var cts = new CancellationTokenSource())
+        {
+            var (response, reader) = await ServerHost.WithinAsync(StartStreamAsync(host, 400, cts.Token), TimeSpan.FromSeconds(10), "the first chunk");
+            full.Restart();
+            int chunks = 1;
+            while (await reader.ReadLineAsync() is { } line && line != "data: [DONE]")
+                if (line.StartsWith("data: {", StringComparison.Ordinal)) chunks++;
+            full.Stop();
+            reader.Dispose();
+            response.Dispose();
+            output.WriteLine($"slot freed {freed.TotalMilliseconds:F0} ms after the disconnect; the whole stream: {chunks} chunks in {full.Elapsed.TotalMilliseconds:F0} ms after its first");
+            if (chunks >= 200 && full.Elapsed > TimeSpan.FromMilliseconds(200))
+                Assert.True(freed < full.Elapsed / 2, $"the slot took {freed.TotalMilliseconds:F0} ms to free; the rest of the generation takes {full.Elapsed.TotalMilliseconds:F0} ms");
+        }
+        Assert.True(await ServerHost.PollAsync(() => host.Server.ActiveRequests == 0, TimeSpan.FromSeconds(2)));
+        clock.Restart();
         using var next = await ServerHost.WithinAsync(host.PostAsync("v1/chat/completions", host.ChatBody("Lily had a ball", 8)), TimeSpan.FromSeconds(10), "the next request");
         string body = await next.Content.ReadAsStringAsync();
         Assert.True(next.StatusCode == HttpStatusCode.OK, body);
