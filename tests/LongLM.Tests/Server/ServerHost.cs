@@ -38,7 +38,9 @@ public sealed class ServerHost : IAsyncDisposable
         try
         {
             var server = await LongLMServer.StartAsync(lm, (options ?? new ServerOptions()) with { Port = 0 });
-            var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+            // No draining of an abandoned response: HttpClient would otherwise keep reading a disposed stream (up to
+            // 1 MB or 2 s) to reuse the connection, and the server would see a live client.
+            var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
             return new ServerHost(lm, server, http);
         }
         catch
