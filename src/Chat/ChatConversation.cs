@@ -66,15 +66,36 @@ public sealed class ChatConversation : IDisposable
     /// <paramref name="onToken"/> with every generated id before its text is yielded; while it runs,
     /// <see cref="InferenceSession.Logits"/> of <see cref="Session"/> holds the distribution the id was drawn from.
     /// </summary>
-    public async IAsyncEnumerable<string> ReplyAsync(JsonArray messages, JsonArray? tools, GenerationOptions options, Action<int>? onToken,
+    public IAsyncEnumerable<string> ReplyAsync(JsonArray messages, JsonArray? tools, GenerationOptions options, Action<int>? onToken,
+        CancellationToken cancellationToken = default) =>
+        ReplyAsync(Render(messages, tools), options, onToken, cancellationToken);
+
+    /// <summary>
+    /// The conversation rendered with the generation prompt as this conversation renders it (keeping its escape
+    /// character, so the new text can extend what the cache holds): render once, pick a slot by it, reply to it.
+    /// </summary>
+    public ChatPrompt Render(JsonArray messages, JsonArray? tools) => Format.Render(messages, tools, addGenerationPrompt: true, _escape);
+
+    /// <summary>
+    /// <paramref name="rendered"/> (the conversation rendered by <see cref="ChatFormat.Render"/>, to pick a conversation
+    /// by it) when it marks escaped text as this conversation does, else the conversation rendered again its own way.
+    /// </summary>
+    public ChatPrompt Adopt(ChatPrompt rendered, JsonArray messages, JsonArray? tools) =>
+        _escape is char own && own != rendered.Escape ? Render(messages, tools) : rendered;
+
+    /// <summary>
+    /// One turn on a prompt already rendered (<see cref="Render"/>); otherwise as
+    /// <see cref="ReplyAsync(JsonArray, JsonArray?, GenerationOptions, Action{int}?, CancellationToken)"/>.
+    /// </summary>
+    public async IAsyncEnumerable<string> ReplyAsync(ChatPrompt prompt, GenerationOptions options, Action<int>? onToken = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
         if (Interlocked.Exchange(ref _busy, 1) != 0) throw new InvalidOperationException("this conversation is already running a turn; one turn at a time");
         try
         {
             options.Validate();
-            var prompt = Format.Render(messages, tools, addGenerationPrompt: true, _escape);
             var (run, reused) = Prepare(prompt);
             var generated = new List<int>();
             var decoder = Format.Tokenizer.CreateStreamingDecoder();

@@ -104,8 +104,8 @@ public sealed class ChatFormat
     {
         ArgumentNullException.ThrowIfNull(messages);
         var template = _fixed ?? _templates!.Select(_name, tools is { Count: > 0 });
-        char mark = escape is char e && !Strings(messages).Concat(Strings(tools)).Append(template.Source).Any(s => s.Contains(e)) ? e
-            : ModelTokenizer.ChooseEscape(Strings(messages).Concat(Strings(tools)).Append(template.Source));
+        var texts = Strings(messages).Concat(Strings(tools)).Append(template.Source).ToList();
+        char mark = escape is char e && !texts.Any(s => s.Contains(e)) ? e : ModelTokenizer.ChooseEscape(texts);
         var input = new ChatTemplateInput
         {
             Messages = (JsonArray)Escape(messages, mark)!,

@@ -83,11 +83,13 @@ public sealed class LongLMChatClient : IChatClient
         var created = DateTimeOffset.UtcNow;
         string modelId = options?.ModelId ?? Metadata.DefaultModelId!;
 
-        var conversation = Acquire(_format.Render(json, tools, addGenerationPrompt: true).Text);
+        var rendered = _format.Render(json, tools, addGenerationPrompt: true);
+        var conversation = Acquire(rendered.Text);
         bool healthy = false;
         try
         {
-            await foreach (var text in conversation.ReplyAsync(json, tools, generation, cancellationToken).ConfigureAwait(false))
+            var prompt = conversation.Adopt(rendered, json, tools);
+            await foreach (var text in conversation.ReplyAsync(prompt, generation, null, cancellationToken).ConfigureAwait(false))
             {
                 yield return new ChatResponseUpdate(ChatRole.Assistant, text)
                 {

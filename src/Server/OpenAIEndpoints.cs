@@ -69,11 +69,16 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
             throw new OpenAIError(404, $"the model '{name}' does not exist; this server serves '{modelName}'", param: "model", code: "model_not_found");
     }
 
-    /// <summary>Under vanilla attention a prompt past the context would degrade silently: refused, pointing to LM-Infinite.</summary>
-    private void CheckContext(int promptTokens, string param)
+    /// <summary>
+    /// Under vanilla attention a prompt past the context would degrade silently: refused, pointing to LM-Infinite.
+    /// <paramref name="promptTokens"/> is only counted (an encoding of the whole prompt) where the limit applies.
+    /// </summary>
+    private void CheckContext(Func<int> promptTokens, string param)
     {
-        if (model.Model.Policy.Mode == AttentionMode.Vanilla && promptTokens > model.Model.ContextLength)
-            throw OpenAIError.BadRequest($"the prompt has {promptTokens} tokens, past the model's context length of {model.Model.ContextLength}; start the server with --lm-infinite to serve longer inputs", param);
+        if (model.Model.Policy.Mode != AttentionMode.Vanilla) return;
+        int count = promptTokens();
+        if (count > model.Model.ContextLength)
+            throw OpenAIError.BadRequest($"the prompt has {count} tokens, past the model's context length of {model.Model.ContextLength}; start the server with --lm-infinite to serve longer inputs", param);
     }
 
     private JsonArray Messages(RequestFields request)
@@ -126,13 +131,13 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         var options = request.Generation(_defaults, MaxTokensLimit);
         int? top = request.LogProbs(chat: true);
         bool stream = request.Bool("stream");
-        bool usage = stream && request.Has("stream_options") && request.Root.GetProperty("stream_options") is { ValueKind: JsonValueKind.Object } so
-            && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-        var prompt = format.Render(messages, tools, addGenerationPrompt: true);
-        CheckContext(format.Encode(prompt).Length, "messages");
+        bool usage = request.StreamWithUsage();
+        var rendered = format.Render(messages, tools, addGenerationPrompt: true);
+        CheckContext(() => format.Encode(rendered).Length, "messages");
 
-        using var lease = await slots.AcquireAsync(prompt.Text, context.RequestAborted);
+        using var lease = await slots.AcquireAsync(rendered.Text, context.RequestAborted);
         var conversation = lease.Conversation;
+        var prompt = conversation.Adopt(rendered, messages, tools);
         var response = new Response(context, "chatcmpl-" + Guid.NewGuid().ToString("N"), modelName, stream, chat: true);
         var logprobs = top is int n ? new List<object>() : null;
         bool healthy = false;
@@ -147,7 +152,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
                 var (lp, alternatives) = LogProbs.Of(conversation.Session.Logits, id, top!.Value);
                 logprobs.Add(Entry(id, lp, alternatives));
             }
-            await foreach (var text in conversation.ReplyAsync(messages, tools, options, OnToken, context.RequestAborted))
+            await foreach (var text in conversation.ReplyAsync(prompt, options, OnToken, context.RequestAborted))
             {
                 pieces.Append(text);
                 pending = text;
@@ -178,11 +183,10 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         var options = request.Generation(_defaults, MaxTokensLimit);
         int? top = request.LogProbs(chat: false);
         bool stream = request.Bool("stream");
-        bool usage = stream && request.Has("stream_options") && request.Root.GetProperty("stream_options") is { ValueKind: JsonValueKind.Object } so
-            && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        bool usage = request.StreamWithUsage();
         var ids = model.Tokenizer.Encode(prompt);
         if (ids.Length == 0) throw OpenAIError.BadRequest("the prompt is empty and this tokenizer adds no BOS token", "prompt");
-        CheckContext(ids.Length, "prompt");
+        CheckContext(() => ids.Length, "prompt");
 
         using var lease = await slots.AcquireAsync(null, context.RequestAborted);
         var conversation = lease.Conversation;
@@ -231,7 +235,7 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         if (encoding is not ("float" or "base64")) throw OpenAIError.BadRequest("'encoding_format' must be float or base64", "encoding_format");
         if (request.Integer("dimensions", 1, int.MaxValue) is long d && d != model.Config.HiddenSize)
             throw OpenAIError.BadRequest($"this model's embeddings have {model.Config.HiddenSize} dimensions", "dimensions");
-        foreach (var t in texts) CheckContext(model.Tokenizer.Encode(t).Length, "input");
+        foreach (var t in texts) CheckContext(() => model.Tokenizer.Encode(t).Length, "input");
         using var lease = await slots.AcquireAsync(null, context.RequestAborted);
         var result = await _embeddings.GenerateAsync(texts, cancellationToken: context.RequestAborted);
         var data = result.Select((e, i) => new
@@ -244,15 +248,14 @@ internal sealed class OpenAIEndpoints(LanguageModel model, ChatFormat? format, S
         await context.Response.WriteAsJsonAsync(new { @object = "list", data, model = modelName, usage = new { prompt_tokens = tokens, total_tokens = tokens } }, context.RequestAborted);
     }
 
-    private static async Task TokenizeAsync(HttpContext context, LanguageModel lm)
+    private async Task TokenizeAsync(HttpContext context)
     {
+        var lm = model;
         var request = await ReadAsync(context);
         string content = request.String("content") ?? throw OpenAIError.BadRequest("'content' must be a string", "content");
         bool addSpecial = request.Bool("add_special");
         await context.Response.WriteAsJsonAsync(new { tokens = lm.Tokenizer.Encode(content, addSpecial && lm.Tokenizer.AddBos) });
     }
-
-    private Task TokenizeAsync(HttpContext context) => TokenizeAsync(context, model);
 
     private async Task DetokenizeAsync(HttpContext context)
     {

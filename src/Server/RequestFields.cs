@@ -107,6 +107,11 @@ internal sealed class RequestFields(JsonElement root)
         return options;
     }
 
+    /// <summary>A streamed response ends with a usage chunk: <c>"stream": true</c> and <c>stream_options.include_usage</c>.</summary>
+    public bool StreamWithUsage() =>
+        Bool("stream") && Has("stream_options") && Root.GetProperty("stream_options") is { ValueKind: JsonValueKind.Object } options
+        && options.TryGetProperty("include_usage", out var usage) && usage.ValueKind == JsonValueKind.True;
+
     /// <summary>logprobs (bool for chat, int for completions) and top_logprobs: how many alternatives per token, or null for none.</summary>
     public int? LogProbs(bool chat)
     {
