@@ -68,8 +68,7 @@ public sealed class LanguageModel : IDisposable
         try
         {
             if (!System.IO.Directory.Exists(directory)) throw new LongLMException($"{directory}: model folder not found", directory);
-            var config = options.Apply(ModelConfig.Load(directory));
-            ModelRegistry.FamilyOf(config);
+            var config = options.Apply(ModelRegistry.LoadConfig(directory));
             var generation = GenerationConfig.Load(directory);
             var tokenizer = ModelTokenizer.Load(directory);
             var store = WeightStore.Open(directory);

@@ -13,22 +13,43 @@ namespace LongLM.Models;
 /// <summary>Maps config.json ("architectures", then "model_type") to the file that implements the family.</summary>
 public static class ModelRegistry
 {
+    /// <param name="Name">The family's name (its folder).</param>
+    /// <param name="Architectures">config.json "architectures" it runs.</param>
+    /// <param name="ModelTypes">config.json "model_type"s it runs (when no architecture matches).</param>
+    /// <param name="Positions">"rope" or "alibi".</param>
+    /// <param name="ReadConfig">
+    /// The family's reading of config.json into the runtime's common fields (its own HF names and defaults: MLP width,
+    /// trained length, rotary dims, tied head ...); the result is validated after.
+    /// </param>
+    /// <param name="Create">Builds the model.</param>
     private sealed record Family(string Name, string[] Architectures, string[] ModelTypes, string Positions,
+        Func<ModelConfig, ModelConfig> ReadConfig,
         Func<ModelConfig, WeightStore, IBackend, AttentionPolicy, ModelOptions, ICausalLM> Create);
+
+    private static ModelConfig AsParsed(ModelConfig config) => config;
 
     private static readonly Family[] Families =
     [
         new("llama",
             ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
             ["llama", "mistral", "qwen2"],
-            "rope",
+            "rope", AsParsed,
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
-        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", (c, s, b, p, _) => new MptModel(c, s, b, p)),
-        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", (c, s, b, p, _) => new BloomModel(c, s, b, p)),
+        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", AsParsed, (c, s, b, p, _) => new MptModel(c, s, b, p)),
+        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", AsParsed, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>
     public static IEnumerable<string> SupportedArchitectures => Families.SelectMany(f => f.Architectures);
+
+    /// <summary>
+    /// config.json of <paramref name="modelDirectory"/> as its family reads it: the common HF names first
+    /// (<see cref="ModelConfig.Load"/>), then the family's own fields and defaults, then the checks.
+    /// </summary>
+    public static ModelConfig LoadConfig(string modelDirectory) => ReadConfig(ModelConfig.Load(modelDirectory));
+
+    /// <summary>The family's reading of an already parsed config.json (see <see cref="LoadConfig"/>).</summary>
+    public static ModelConfig ReadConfig(ModelConfig parsed) => Find(parsed).ReadConfig(parsed).Validated();
 
     /// <summary>The family name ("llama") for <paramref name="config"/>, or a clear error listing what is supported.</summary>
     public static string FamilyOf(ModelConfig config) => Find(config).Name;

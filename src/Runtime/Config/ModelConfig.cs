@@ -66,8 +66,16 @@ public sealed record ModelConfig
     /// <summary>BLOOM's training sequence length (all BLOOM sizes were trained on 2048 tokens; bigscience/bloom says seq_length 2048).</summary>
     public const int BloomTrainedLength = 2048;
 
-    /// <summary>Dimensions rotated per head: int(partial_rotary_factor * head_dim), even.</summary>
-    public int RotaryDim => (int)(PartialRotaryFactor * HeadDim) / 2 * 2;
+    /// <summary>
+    /// Dimensions rotated per head: int(partial_rotary_factor * head_dim), even, unless a family sets it from its own
+    /// field (GPT-J's rotary_dim), which avoids rounding a ratio back into a count.
+    /// </summary>
+    public int RotaryDim
+    {
+        get => _rotaryDim ?? (int)(PartialRotaryFactor * HeadDim) / 2 * 2;
+        init => _rotaryDim = value;
+    }
+    private readonly int? _rotaryDim;
 
     /// <summary>Reads config.json from <paramref name="modelDirectory"/>.</summary>
     public static ModelConfig Load(string modelDirectory) => Parse(Path.Combine(modelDirectory, "config.json"));
@@ -140,6 +148,13 @@ public sealed record ModelConfig
             throw new ConfigException(f.FilePath, $"{field} = {width} exceeds the limit {MaxWidth}");
         }
         return (int)width;
+    }
+
+    /// <summary>Checks the common fields after a family has filled them in (<c>ModelRegistry.LoadConfig</c>); throws <see cref="ConfigException"/>.</summary>
+    public ModelConfig Validated()
+    {
+        Validate();
+        return this;
     }
 
     private void Validate()
