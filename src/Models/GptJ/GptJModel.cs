@@ -39,6 +39,9 @@ public sealed class GptJModel : DecoderModel
         }
     }
 
+    /// <summary>The rotary setup the attention uses (interleaved pairs over rotary_dim dims), exposed so tests can pin it.</summary>
+    public PositionalEncoding.Rotary Rotary => Attention.Rotary!;
+
     /// <inheritdoc />
     protected override DeviceWeight LmHead => _weights.LmHead;
 
