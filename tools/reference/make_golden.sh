@@ -140,3 +140,24 @@ gen "$SCALED/dynamic" "$DYNAMIC_IDS" stories260K_rope-dynamic4_S600_logits.json 
 # Embeddings (LongLMEmbeddingGenerator): mean over the tokens of the final RMSNorm output, from the same reference.
 echo "+ $PYTHON tools/reference/llama_ref.py --model $MODELS/stories260K --ids 1,403,407,261,378,432 --mean-hidden --out $GOLDEN/stories260K_mean_hidden.json"
 "$PYTHON" "$ROOT/tools/reference/llama_ref.py" --model "$MODELS/stories260K" --ids 1,403,407,261,378,432 --mean-hidden --out "$GOLDEN/stories260K_mean_hidden.json"
+
+# ---- GPT-J (tools/reference/gptj_ref.py, attention from rope_attention_ref.py) ----
+# gptj tiny: n_embd 64, 4 heads (head_dim 16), rotary_dim 8 (partial, interleaved), 2 layers, n_inner null (256),
+# vocab 300, n_positions 64, untied lm_head with bias; F32 seed 13 and BF16 seed 14. The 30 ALiBi ids (more than
+# 3x L = 8): vanilla and Lambda (8,2,8) one shot; top-k (k = 2, insert_at 4, from layer 1) over a prefill of 20
+# then 10 one-token calls (top-k changes each call's last row, so the golden is incremental).
+gen_gptj() {
+  local model="$1" name="$2"; shift 2
+  echo "+ $PYTHON tools/reference/gptj_ref.py --model $model --ids $ALIBI_IDS --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/gptj_ref.py" --model "$model" --ids "$ALIBI_IDS" --out "$GOLDEN/$name" "$@"
+}
+"$LONGLM" make-fixture --family gptj --shape tiny --dtype f32 --seed 13 --out "$FIXTURES/gptj-tiny"
+"$LONGLM" make-fixture --family gptj --shape tiny --dtype bf16 --seed 14 --out "$FIXTURES/gptj-tiny-bf16"
+gen_gptj "$FIXTURES/gptj-tiny" fixture_gptj-tiny_f32_seed13_logits.json --fixture "longlm make-fixture --family gptj --shape tiny --dtype f32 --seed 13"
+gen_gptj "$FIXTURES/gptj-tiny" fixture_gptj-tiny_f32_seed13_lambda8-2-8_logits.json --lambda 8,2,8 \
+    --fixture "longlm make-fixture --family gptj --shape tiny --dtype f32 --seed 13"
+gen_gptj "$FIXTURES/gptj-tiny" fixture_gptj-tiny_f32_seed13_lambda8-2-8_topk2-4-1_logits.json --lambda 8,2,8 --topk 2,4,1 \
+    --calls 20,1,1,1,1,1,1,1,1,1,1 --fixture "longlm make-fixture --family gptj --shape tiny --dtype f32 --seed 13"
+gen_gptj "$FIXTURES/gptj-tiny-bf16" fixture_gptj-tiny_bf16_seed14_logits.json --fixture "longlm make-fixture --family gptj --shape tiny --dtype bf16 --seed 14"
+gen_gptj "$FIXTURES/gptj-tiny-bf16" fixture_gptj-tiny_bf16_seed14_lambda8-2-8_logits.json --lambda 8,2,8 \
+    --fixture "longlm make-fixture --family gptj --shape tiny --dtype bf16 --seed 14"

@@ -30,6 +30,8 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, Family: "mpt"),
         new("tiny-bias", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "mpt"),
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "bloom"),
+        // GPT-J: head_dim 16 with rotary_dim 8 (written by GptJFixture as head_dim / 2), so partial rotary matters; untied head with bias.
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, Family: "gptj"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>
