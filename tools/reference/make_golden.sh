@@ -161,3 +161,6 @@ for fixture in "neox-tiny:fixture_gpt-neox-tiny_f32_seed13" "neox-tiny-seq:fixtu
   gen_neox "$dir" "${base}_lambda8-2-8_logits.json" --lambda 8,2,8
   gen_neox "$dir" "${base}_lambda8-2-8_topk2-4-1_logits.json" --lambda 8,2,8 --topk 2,4,1 --schedule "$NEOX_TOPK_SCHEDULE"
 done
+# GPT-NeoX tokenizer ids (node, not run here: needs `npm ci` in tools/reference/chat-ids):
+#   (cd tools/reference/chat-ids && npm ci && node tokenize_ref.mjs "$MODELS/gpt-neox-tokenizer" \
+#      ../../../tests/LongLM.Tests/data/tokenize/gpt_neox_texts.json ../../../tests/LongLM.Tests/golden/gpt_neox_tokenizer_ids.json)
