@@ -183,6 +183,28 @@ public sealed class GptNeoXConfigTests : IDisposable
         Assert.All(lm.Logits([5, 100, 257]), v => Assert.True(float.IsFinite(v)));
     }
 
+    [Fact]
+    public void AttentionBiasFalse_NeedsNoQkvOrDenseBias()
+    {
+        // GPTNeoXConfig.attention_bias false: query_key_value and dense are Linear(bias=False); the MLP keeps its biases.
+        string dir = Fixture();
+        EditConfig(dir, c => c["attention_bias"] = false);
+        RewriteWeights(dir, name => !name.EndsWith("attention.query_key_value.bias") && !name.EndsWith("attention.dense.bias"));
+        using var lm = LanguageModel.Load(dir);
+        Assert.False(lm.Config.AttentionBias);
+        Assert.All(lm.Logits([5, 100, 257]), v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void RopeScalingLinear_ScalesThePartialRotaryFrequencies()
+    {
+        // rope_scaling as the other RoPE families: linear factor 2 halves inv_freq of the 4 rotary dims (1, 0.01).
+        string dir = Fixture();
+        EditConfig(dir, c => c["rope_scaling"] = new JsonObject { ["type"] = "linear", ["factor"] = 2.0 });
+        var inv = RopeFrequencies.FromConfig(ModelRegistry.LoadConfig(dir)).InverseFrequencies;
+        Assert.Equal(new[] { 0.5, 0.005 }, inv.Select(v => Math.Round(v, 12)));
+    }
+
     private static void RewriteWeights(string dir, Func<string, bool> keep)
     {
         string file = Path.Combine(dir, WeightStore.SingleFile);
