@@ -1,6 +1,7 @@
 using LongLM.Kernels;
 using LongLM.Models.Bloom;
 using LongLM.Models.GptJ;
+using LongLM.Models.GptNeoX;
 using LongLM.Models.Llama;
 using LongLM.Runtime;
 using LongLM.Models.Mpt;
@@ -39,6 +40,7 @@ public static class ModelRegistry
         new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", MptSettings.ReadConfig, (c, s, b, p, _) => new MptModel(c, s, b, p)),
         new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
         new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.Read, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
+        new("gpt-neox", ["GPTNeoXForCausalLM"], ["gpt_neox"], "rope", GptNeoXSettings.ReadConfig, (c, s, b, p, o) => new GptNeoXModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

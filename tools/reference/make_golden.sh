@@ -161,3 +161,27 @@ gen_gptj "$FIXTURES/gptj-tiny" fixture_gptj-tiny_f32_seed13_lambda8-2-8_topk2-4-
 gen_gptj "$FIXTURES/gptj-tiny-bf16" fixture_gptj-tiny_bf16_seed14_logits.json --fixture "longlm make-fixture --family gptj --shape tiny --dtype bf16 --seed 14"
 gen_gptj "$FIXTURES/gptj-tiny-bf16" fixture_gptj-tiny_bf16_seed14_lambda8-2-8_logits.json --lambda 8,2,8 \
     --fixture "longlm make-fixture --family gptj --shape tiny --dtype bf16 --seed 14"
+
+# ---- GPT-NeoX (fam-neox): tools/reference/gpt_neox_ref.py on `make-fixture --family gpt-neox` ----
+# tiny = parallel residual (use_parallel_residual true), F32, seed 13; tiny-seq = sequential residual, BF16, seed 14.
+# Both: head size 16, rotary_pct 0.25 -> 4 half-split rotary dims, untied embed_out. 30 ids (> 3x L = 8): vanilla
+# and Lambda (L = 8, G = 2, D = 8) as one call; top-k (k = 2, insert_at 4, layers >= 1) as a prefill of 20 ids then
+# 10 one-token calls (top-k changes the last row of each call, so the golden carries its call schedule).
+gen_neox() {
+  local model="$1" name="$2"; shift 2
+  echo "+ $PYTHON tools/reference/gpt_neox_ref.py --model $model --ids $NEOX_IDS --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/gpt_neox_ref.py" --model "$model" --ids "$NEOX_IDS" --out "$GOLDEN/$name" "$@"
+}
+NEOX_IDS=5,100,257,299,12,42,280,7,99,150,201,33,64,128,255,256,17,299,88,190,3,77,240,131,9,270,45,160,222,61
+NEOX_TOPK_SCHEDULE=20,1,1,1,1,1,1,1,1,1,1
+"$LONGLM" make-fixture --family gpt-neox --shape tiny --dtype f32 --seed 13 --out "$FIXTURES/neox-tiny"
+"$LONGLM" make-fixture --family gpt-neox --shape tiny-seq --dtype bf16 --seed 14 --out "$FIXTURES/neox-tiny-seq"
+for fixture in "neox-tiny:fixture_gpt-neox-tiny_f32_seed13" "neox-tiny-seq:fixture_gpt-neox-tiny-seq_bf16_seed14"; do
+  dir="$FIXTURES/${fixture%%:*}" base="${fixture#*:}"
+  gen_neox "$dir" "${base}_logits.json"
+  gen_neox "$dir" "${base}_lambda8-2-8_logits.json" --lambda 8,2,8
+  gen_neox "$dir" "${base}_lambda8-2-8_topk2-4-1_logits.json" --lambda 8,2,8 --topk 2,4,1 --schedule "$NEOX_TOPK_SCHEDULE"
+done
+# GPT-NeoX tokenizer ids (node, not run here: needs `npm ci` in tools/reference/chat-ids):
+#   (cd tools/reference/chat-ids && npm ci && node tokenize_ref.mjs "$MODELS/gpt-neox-tokenizer" \
+#      ../../../tests/LongLM.Tests/data/tokenize/gpt_neox_texts.json ../../../tests/LongLM.Tests/golden/gpt_neox_tokenizer_ids.json)

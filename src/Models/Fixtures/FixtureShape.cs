@@ -32,6 +32,10 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "bloom"),
         // GPT-J: head_dim 16 with rotary_dim 8 (written by GptJFixture as head_dim / 2), so partial rotary matters; untied head with bias.
         new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, Family: "gptj"),
+        // GPT-NeoX: head size 16, rotary_pct 0.25 -> 4 rotary dims of 16 (partial rotary), untied embed_out;
+        // tiny: use_parallel_residual true (Pythia's default), tiny-seq: false (GptNeoXFixture reads the "-seq" suffix).
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "gpt-neox"),
+        new("tiny-seq", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "gpt-neox"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>

@@ -15,7 +15,7 @@ namespace LongLM.Models.Fixtures;
 public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj"];
+    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj", "gpt-neox"];
 
     /// <summary>Families made from an existing model folder (<c>--base</c>) rather than from a shape.</summary>
     public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex"];
@@ -109,6 +109,7 @@ public static class FixtureWriter
             case "llama": WriteLlama(shape, dtype, seed, directory); break;
             case "mpt": WriteMpt(shape, dtype, seed, directory); break;
             case "gptj": GptJFixture.Write(shape, dtype, seed, directory); break;
+            case "gpt-neox": GptNeoXFixture.Write(shape, dtype, seed, directory); break;
             default: WriteBloom(shape, dtype, seed, directory); break;
         }
         ByteLevelBpeFixture.Write(directory, shape.Vocab);

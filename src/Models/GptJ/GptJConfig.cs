@@ -40,6 +40,8 @@ public static class GptJConfig
             throw raw.Error($"n_inner {inner} must lie in [1, {ModelConfig.MaxWidth}]");
         return parsed with
         {
+            // GPTJConfig's default trained length when config.json gives none.
+            MaxPositionEmbeddings = parsed.MaxPositionEmbeddings > 0 ? parsed.MaxPositionEmbeddings : 2048,
             IntermediateSize = (int)inner,
             RotaryDim = rotary,
             HiddenAct = act,
