@@ -55,6 +55,9 @@ public abstract class DecoderModel : ICausalLM
     /// <summary>The output head, [vocab, hidden].</summary>
     protected abstract DeviceWeight LmHead { get; }
 
+    /// <summary>The output head's bias, [vocab], for families whose lm_head is a Linear with bias (Phi); null: none.</summary>
+    protected virtual DeviceWeight? LmHeadBias => null;
+
     /// <summary>
     /// Embeds <paramref name="ids"/> into the workspace's residual stream X and runs every layer over it (the chunk's
     /// attention is already begun on the sequence's cache).
@@ -231,7 +234,7 @@ public abstract class DecoderModel : ICausalLM
         ws.PrepareLogits(outRows);
         if (!allRows && rows > 1) Backend.Copy(ws.X, (long)(rows - 1) * hidden, ws.X, 0, hidden);
         FinalNorm(ws, outRows);
-        Backend.MatMul(ws.Xb, LmHead, null, ws.Logits, outRows);
+        Backend.MatMul(ws.Xb, LmHead, LmHeadBias, ws.Logits, outRows);
         Backend.Download(ws.Logits, logits[..(outRows * Config.VocabSize)]);
     }
 

@@ -3,6 +3,7 @@ using LongLM.Models.Bloom;
 using LongLM.Models.Llama;
 using LongLM.Runtime;
 using LongLM.Models.Mpt;
+using LongLM.Models.Phi;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -37,6 +38,7 @@ public static class ModelRegistry
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
         new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", AsParsed, (c, s, b, p, _) => new MptModel(c, s, b, p)),
         new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", AsParsed, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
+        new("phi", ["PhiForCausalLM"], ["phi"], "rope", PhiSettings.ReadConfig, (c, s, b, p, o) => new PhiModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

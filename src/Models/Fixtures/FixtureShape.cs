@@ -30,6 +30,8 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, Family: "mpt"),
         new("tiny-bias", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "mpt"),
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "bloom"),
+        // Phi: head_dim 16 with partial_rotary_factor 0.5 (8 rotary dims, 8 passed through), GQA 2:1, biases everywhere.
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "phi"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>
