@@ -6,15 +6,15 @@ using LongLM.Runtime;
 namespace LongLM.Cli.Commands;
 
 /// <summary>
-/// `longlm make-fixture`: a random-weight model in HF layout (--family llama|mpt|bloom with --shape and --dtype), or a
-/// model derived from an existing folder (--family llama-clex --base DIR: the base's weights plus a seeded CLEX layer).
+/// `longlm make-fixture`: a random-weight model in HF layout (--family llama|mpt|bloom|phi with --shape and --dtype), or a
+/// model derived from an existing folder (--family llama-clex|phi-clex --base DIR: the base's weights plus a seeded CLEX layer).
 /// </summary>
 public static class MakeFixtureCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var family = new Option<string>("--family") { Description = "Model family (llama-clex: a CLEX layer on the --base Llama model)", DefaultValueFactory = _ => "llama" };
+        var family = new Option<string>("--family") { Description = "Model family (llama-clex, phi-clex: a CLEX layer on the --base model of that family)", DefaultValueFactory = _ => "llama" };
         family.AcceptOnlyFromAmong([.. FixtureWriter.Families, .. FixtureWriter.BaseFamilies]);
         string shapes = string.Join("; ", FixtureWriter.Families.Select(f => $"{f}: {string.Join(", ", FixtureShape.NamesOf(f))}"));
         var shape = new Option<string>("--shape") { Description = $"Shape ({shapes})", DefaultValueFactory = _ => "tiny" };
