@@ -27,9 +27,9 @@ public sealed class PhiModel : DecoderModel
             RotaryEncoding.For(config, store, policy, WithoutConfigLogScale(options), RopePairing.HalfSplit, backend),
             config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: false)
     {
-        _settings = PhiSettings.Read(config);
         try
         {
+            _settings = PhiSettings.Read(config);
             _weights = PhiWeights.Load(store, config, Loader);
         }
         catch
