@@ -55,7 +55,7 @@ public abstract class DecoderModel : ICausalLM
     /// <summary>The output head, [vocab, hidden].</summary>
     protected abstract DeviceWeight LmHead { get; }
 
-    /// <summary>The output head's bias, [vocab], for families whose lm_head is a Linear with bias (GPT-J, Phi-2); null: none.</summary>
+    /// <summary>The output head's bias, [vocab], for families whose lm_head is a Linear with bias (GPT-J, Phi); null: none.</summary>
     protected virtual DeviceWeight? LmHeadBias => null;
 
     /// <summary>

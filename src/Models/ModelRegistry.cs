@@ -5,6 +5,7 @@ using LongLM.Models.GptNeoX;
 using LongLM.Models.Llama;
 using LongLM.Runtime;
 using LongLM.Models.Mpt;
+using LongLM.Models.Phi;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -41,6 +42,7 @@ public static class ModelRegistry
         new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
         new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.Read, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
         new("gpt-neox", ["GPTNeoXForCausalLM"], ["gpt_neox"], "rope", GptNeoXSettings.ReadConfig, (c, s, b, p, o) => new GptNeoXModel(c, s, b, p, o)),
+        new("phi", ["PhiForCausalLM"], ["phi"], "rope", PhiSettings.ReadConfig, (c, s, b, p, o) => new PhiModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

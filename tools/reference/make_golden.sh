@@ -185,3 +185,20 @@ done
 # GPT-NeoX tokenizer ids (node, not run here: needs `npm ci` in tools/reference/chat-ids):
 #   (cd tools/reference/chat-ids && npm ci && node tokenize_ref.mjs "$MODELS/gpt-neox-tokenizer" \
 #      ../../../tests/LongLM.Tests/data/tokenize/gpt_neox_texts.json ../../../tests/LongLM.Tests/golden/gpt_neox_tokenizer_ids.json)
+# ---- Phi (PhiForCausalLM) and CLEX-Phi-2: tools/reference/phi_ref.py ----
+# phi tiny: hidden 64, 4 heads (head_dim 16), GQA 2:1, partial_rotary_factor 0.5 (8 of 16 dims rotated, half-split),
+# biases everywhere (lm_head too), F32, trained length 64. 30 tokens, more than 3x the window L = 8: vanilla,
+# LM-Infinite (L = D = 8, G = 2), and top-k (k = 2 middle tokens at distance 4 from layer 1) as incremental calls
+# (a prefill of 20, then 10 one-token calls). phi-clex: the same model plus a seeded CLEX layer (d = rotary_dim 8,
+# max_factor 8, tanh, time_dt 0.01); one call of S = 64, 100, 150 ids (t = 1, 2, 3), rows r % 16 == 0 and the last.
+gen_phi() {
+  echo "+ $PYTHON tools/reference/phi_ref.py --model $model --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/phi_ref.py" --model "$model" --out "$GOLDEN/$name" "$@"
+}
+"$LONGLM" make-fixture --family phi --shape tiny --dtype f32 --seed 13 --out "$FIXTURES/phi-tiny"
+"$LONGLM" make-fixture --family phi-clex --base "$FIXTURES/phi-tiny" --seed 3 --out "$FIXTURES/phi-clex"
+gen_phi "$FIXTURES/phi-tiny" fixture_phi-tiny_f32_seed13_logits.json --ids "$ALIBI_IDS"
+gen_phi "$FIXTURES/phi-tiny" fixture_phi-tiny_f32_seed13_lambda8-2-8_logits.json --ids "$ALIBI_IDS" --lambda 8,2,8
+gen_phi "$FIXTURES/phi-tiny" fixture_phi-tiny_f32_seed13_lambda8-2-8_topk2-4-1_logits.json --ids "$ALIBI_IDS" \
+    --lambda 8,2,8 --topk 2,4,1 --calls 20,1,1,1,1,1,1,1,1,1,1
+gen_phi "$FIXTURES/phi-clex" fixture_phi-clex-tiny_seed13-3_onecall.json --clex-single 64,100,150 --ids-seed 5

@@ -36,6 +36,8 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         // tiny: use_parallel_residual true (Pythia's default), tiny-seq: false (GptNeoXFixture reads the "-seq" suffix).
         new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "gpt-neox"),
         new("tiny-seq", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "gpt-neox"),
+        // Phi: head_dim 16 with partial_rotary_factor 0.5 (8 rotary dims, 8 passed through), GQA 2:1, biases everywhere.
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "phi"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>

@@ -15,36 +15,41 @@ namespace LongLM.Models.Fixtures;
 public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj", "gpt-neox"];
+    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj", "gpt-neox", "phi"];
 
     /// <summary>Families made from an existing model folder (<c>--base</c>) rather than from a shape.</summary>
-    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex"];
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex", "phi-clex"];
 
     /// <summary>Tokenizer and generation files a derived fixture copies from its base folder (those present).</summary>
     private static readonly string[] s_tokenizerFiles =
         ["tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "generation_config.json"];
 
     /// <summary>
-    /// A CLEX checkpoint made from the Llama model in <paramref name="baseDirectory"/> (family "llama-clex"): its
+    /// A CLEX checkpoint made from the RoPE model in <paramref name="baseDirectory"/> (family "FAMILY-clex", e.g.
+    /// "llama-clex", "phi-clex"; <paramref name="clexFamily"/> names it and must match the base's family): its
     /// config.json with <c>"rope_scaling": {"type": "clex", "max_factor", "param_factor", "act", "time_dt"}</c> and
     /// <c>"log_scale": false</c> added, its tokenizer files, every tensor it has (same names, same dtype), and the CLEX
-    /// layer under the checkpoint's names (algorithms.md 3.2): <c>model.clex_layer.inv_freq</c> [d/2] F32 = the base
-    /// model's 1/rope_theta^(2k/d), <c>proj_func.ode_up_proj</c> [d/2, λd] F32 uniform ±0.5 and
+    /// layer under the checkpoint's names (algorithms.md 3.2; every CLEX release keeps it at model.clex_layer), with d =
+    /// the base family's rotary dim (Phi: the partial rotary dims, not head_dim): <c>model.clex_layer.inv_freq</c> [d/2]
+    /// F32 = the base model's 1/rope_theta^(2k/d), <c>proj_func.ode_up_proj</c> [d/2, λd] F32 uniform ±0.5 and
     /// <c>proj_func.ode_down_proj</c> [λd, d/2] F32 uniform ±0.3 from SplitMix64(<paramref name="seed"/>), in that
     /// order. The ODE weights are large enough that the frequencies move well away from the ξ-only (dynamic-NTK)
     /// solution with t, so tests built on the fixture tell the learned dynamics from NTK scaling.
     /// </summary>
     public static void WriteClex(string baseDirectory, ulong seed, string directory, int maxFactor = 8, double paramFactor = 1,
-        string act = "tanh", double timeDt = 0.01)
+        string act = "tanh", double timeDt = 0.01, string clexFamily = "llama-clex")
     {
         if (!Directory.Exists(baseDirectory)) throw new LongLMException($"{baseDirectory}: base model folder not found", baseDirectory);
         if (maxFactor < 1) throw new LongLMException($"max_factor must be at least 1, not {maxFactor}");
         if (act is not ("tanh" or "silu")) throw new LongLMException($"act must be tanh or silu, not '{act}'");
         if (!(timeDt > 0)) throw new LongLMException($"time_dt must be positive, not {timeDt}");
         if (Path.GetFullPath(baseDirectory) == Path.GetFullPath(directory)) throw new LongLMException("the fixture cannot be written over its base folder");
-        var config = ModelConfig.Load(baseDirectory);
-        if (config.ModelType != "llama" && !config.Architectures.Contains("LlamaForCausalLM"))
-            throw new LongLMException($"{baseDirectory}: CLEX fixtures are made from Llama models, not model_type '{config.ModelType}'");
+        if (!BaseFamilies.Contains(clexFamily)) throw new LongLMException($"unknown CLEX fixture family '{clexFamily}' (available: {string.Join(", ", BaseFamilies)})");
+        // The family's own reading of config.json, so d is its rotary dim (partial rotary included).
+        var config = ModelRegistry.LoadConfig(baseDirectory);
+        string family = ModelRegistry.FamilyOf(config);
+        if (ModelRegistry.PositionalEncodingOf(config) != "rope" || family + "-clex" != clexFamily)
+            throw new LongLMException($"{baseDirectory}: {clexFamily} fixtures are made from {clexFamily[..^"-clex".Length]} models, not a {family} model (model_type '{config.ModelType}')");
         if (config.RopeScaling is not null)
             throw new LongLMException($"{baseDirectory}: the base model already has rope_scaling '{config.RopeScaling.Type}'");
         int d = config.RotaryDim, m = d / 2;
@@ -92,7 +97,7 @@ public static class FixtureWriter
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string>
         {
             ["format"] = "pt",
-            ["longlm_fixture"] = $"llama-clex/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(baseDirectory)))}/seed={seed}",
+            ["longlm_fixture"] = $"{clexFamily}/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(baseDirectory)))}/seed={seed}",
         });
     }
 
@@ -110,6 +115,7 @@ public static class FixtureWriter
             case "mpt": WriteMpt(shape, dtype, seed, directory); break;
             case "gptj": GptJFixture.Write(shape, dtype, seed, directory); break;
             case "gpt-neox": GptNeoXFixture.Write(shape, dtype, seed, directory); break;
+            case "phi": WritePhi(shape, dtype, seed, directory); break;
             default: WriteBloom(shape, dtype, seed, directory); break;
         }
         ByteLevelBpeFixture.Write(directory, shape.Vocab);
@@ -250,6 +256,65 @@ public static class FixtureWriter
         writer.Add("transformer.ln_f.bias", dtype, [d], v.Uniform(0.1f));
         if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], v.Uniform(0.1f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"bloom/{s.Name}/seed={seed}" });
+    }
+
+    /// <summary>HF PhiForCausalLM names and config (PhiConfig, spelled as microsoft/phi-2's config.json); biases everywhere.</summary>
+    private static void WritePhi(FixtureShape s, DType dtype, ulong seed, string directory)
+    {
+        int headDim = s.Hidden / s.Heads, eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
+        WriteConfig(directory, new Dictionary<string, object?>
+        {
+            ["architectures"] = new[] { "PhiForCausalLM" },
+            ["model_type"] = "phi",
+            ["hidden_size"] = s.Hidden,
+            ["intermediate_size"] = s.Intermediate,
+            ["num_hidden_layers"] = s.Layers,
+            ["num_attention_heads"] = s.Heads,
+            ["num_key_value_heads"] = s.KvHeads,
+            ["partial_rotary_factor"] = 0.5,
+            ["vocab_size"] = s.Vocab,
+            ["max_position_embeddings"] = s.Context,
+            ["layer_norm_eps"] = 1e-5,
+            ["rope_theta"] = 10000.0,
+            ["rope_scaling"] = null,
+            ["hidden_act"] = "gelu_new",
+            ["qk_layernorm"] = false,
+            ["resid_pdrop"] = 0.1,
+            ["embd_pdrop"] = 0.0,
+            ["attention_dropout"] = 0.0,
+            ["tie_word_embeddings"] = s.Tied,
+            ["bos_token_id"] = eos,
+            ["eos_token_id"] = eos,
+            ["torch_dtype"] = TorchDtype(dtype),
+        });
+
+        var v = new Values(seed);
+        long d = s.Hidden, q = (long)s.Heads * headDim, kv = (long)s.KvHeads * headDim;
+        var writer = new SafeTensorsWriter();
+        writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
+        for (int l = 0; l < s.Layers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            writer.Add(p + "input_layernorm.weight", dtype, [d], v.NearOne);
+            writer.Add(p + "input_layernorm.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "self_attn.q_proj.weight", dtype, [q, d], v.Uniform(0.2f));
+            writer.Add(p + "self_attn.q_proj.bias", dtype, [q], v.Uniform(0.1f));
+            writer.Add(p + "self_attn.k_proj.weight", dtype, [kv, d], v.Uniform(0.2f));
+            writer.Add(p + "self_attn.k_proj.bias", dtype, [kv], v.Uniform(0.1f));
+            writer.Add(p + "self_attn.v_proj.weight", dtype, [kv, d], v.Uniform(0.2f));
+            writer.Add(p + "self_attn.v_proj.bias", dtype, [kv], v.Uniform(0.1f));
+            writer.Add(p + "self_attn.dense.weight", dtype, [d, q], v.Uniform(0.1f));
+            writer.Add(p + "self_attn.dense.bias", dtype, [d], v.Uniform(0.1f));
+            writer.Add(p + "mlp.fc1.weight", dtype, [s.Intermediate, d], v.Uniform(0.1f));
+            writer.Add(p + "mlp.fc1.bias", dtype, [s.Intermediate], v.Uniform(0.1f));
+            writer.Add(p + "mlp.fc2.weight", dtype, [d, s.Intermediate], v.Uniform(0.1f));
+            writer.Add(p + "mlp.fc2.bias", dtype, [d], v.Uniform(0.1f));
+        }
+        writer.Add("model.final_layernorm.weight", dtype, [d], v.NearOne);
+        writer.Add("model.final_layernorm.bias", dtype, [d], v.Uniform(0.1f));
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], v.Uniform(0.1f));
+        writer.Add("lm_head.bias", dtype, [s.Vocab], v.Uniform(0.1f));
+        writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"phi/{s.Name}/seed={seed}" });
     }
 
     private static void WriteLlama(FixtureShape s, DType dtype, ulong seed, string directory)

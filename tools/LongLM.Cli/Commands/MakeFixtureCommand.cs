@@ -6,15 +6,15 @@ using LongLM.Runtime;
 namespace LongLM.Cli.Commands;
 
 /// <summary>
-/// `longlm make-fixture`: a random-weight model in HF layout (--family llama|mpt|bloom with --shape and --dtype), or a
-/// model derived from an existing folder (--family llama-clex --base DIR: the base's weights plus a seeded CLEX layer).
+/// `longlm make-fixture`: a random-weight model in HF layout (--family llama|mpt|bloom|phi with --shape and --dtype), or a
+/// model derived from an existing folder (--family llama-clex|phi-clex --base DIR: the base's weights plus a seeded CLEX layer).
 /// </summary>
 public static class MakeFixtureCommand
 {
     /// <summary>Builds the command.</summary>
     public static Command Create(CliIO io)
     {
-        var family = new Option<string>("--family") { Description = "Model family (llama-clex: a CLEX layer on the --base Llama model)", DefaultValueFactory = _ => "llama" };
+        var family = new Option<string>("--family") { Description = "Model family (llama-clex, phi-clex: a CLEX layer on the --base model of that family)", DefaultValueFactory = _ => "llama" };
         family.AcceptOnlyFromAmong([.. FixtureWriter.Families, .. FixtureWriter.BaseFamilies]);
         string shapes = string.Join("; ", FixtureWriter.Families.Select(f => $"{f}: {string.Join(", ", FixtureShape.NamesOf(f))}"));
         var shape = new Option<string>("--shape") { Description = $"Shape ({shapes})", DefaultValueFactory = _ => "tiny" };
@@ -37,7 +37,7 @@ public static class MakeFixtureCommand
                 if (baseDir is null) throw new LongLMException($"--family {familyName} needs --base DIR (the model to add the CLEX layer to)");
                 if (parse.GetResult(shape) is { Implicit: false } || parse.GetResult(dtype) is { Implicit: false })
                     throw new LongLMException($"--family {familyName} takes its shape and dtype from --base; drop --shape and --dtype");
-                FixtureWriter.WriteClex(baseDir, parse.GetValue(seed), dir);
+                FixtureWriter.WriteClex(baseDir, parse.GetValue(seed), dir, clexFamily: familyName);
                 io.Out.WriteLine($"wrote {dir}");
                 return ExitCodes.Ok;
             }
