@@ -1,6 +1,7 @@
 using LongLM.Kernels;
 using LongLM.Models.Bloom;
 using LongLM.Models.Llama;
+using LongLM.Models.Mixtral;
 using LongLM.Runtime;
 using LongLM.Models.Mpt;
 using LongLM.Runtime.Attention;
@@ -37,6 +38,7 @@ public static class ModelRegistry
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
         new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", AsParsed, (c, s, b, p, _) => new MptModel(c, s, b, p)),
         new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", AsParsed, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
+        new("mixtral", ["MixtralForCausalLM"], ["mixtral"], "rope", MixtralSettings.ReadConfig, (c, s, b, p, o) => new MixtralModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

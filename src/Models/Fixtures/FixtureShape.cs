@@ -30,6 +30,9 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, Family: "mpt"),
         new("tiny-bias", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "mpt"),
         new("tiny", Hidden: 48, Layers: 2, Heads: 6, KvHeads: 6, Intermediate: 192, Vocab: 300, Context: 64, Tied: true, AttentionBias: true, Family: "bloom"),
+        // Mixtral: 8 experts top-2 (MixtralFixture); tiny-window sets sliding_window 16.
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 96, Vocab: 300, Context: 64, Tied: false, Family: "mixtral"),
+        new("tiny-window", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 96, Vocab: 300, Context: 64, Tied: false, Family: "mixtral"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>

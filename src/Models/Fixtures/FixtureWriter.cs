@@ -15,10 +15,10 @@ namespace LongLM.Models.Fixtures;
 public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom"];
+    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "mixtral"];
 
     /// <summary>Families made from an existing model folder (<c>--base</c>) rather than from a shape.</summary>
-    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex"];
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex", "mixtral-clex"];
 
     /// <summary>Tokenizer and generation files a derived fixture copies from its base folder (those present).</summary>
     private static readonly string[] s_tokenizerFiles =
@@ -43,8 +43,8 @@ public static class FixtureWriter
         if (!(timeDt > 0)) throw new LongLMException($"time_dt must be positive, not {timeDt}");
         if (Path.GetFullPath(baseDirectory) == Path.GetFullPath(directory)) throw new LongLMException("the fixture cannot be written over its base folder");
         var config = ModelConfig.Load(baseDirectory);
-        if (config.ModelType != "llama" && !config.Architectures.Contains("LlamaForCausalLM"))
-            throw new LongLMException($"{baseDirectory}: CLEX fixtures are made from Llama models, not model_type '{config.ModelType}'");
+        if (config.ModelType is not ("llama" or "mixtral") && !config.Architectures.Contains("LlamaForCausalLM"))
+            throw new LongLMException($"{baseDirectory}: CLEX fixtures are made from Llama or Mixtral models, not model_type '{config.ModelType}'");
         if (config.RopeScaling is not null)
             throw new LongLMException($"{baseDirectory}: the base model already has rope_scaling '{config.RopeScaling.Type}'");
         int d = config.RotaryDim, m = d / 2;
@@ -108,6 +108,7 @@ public static class FixtureWriter
         {
             case "llama": WriteLlama(shape, dtype, seed, directory); break;
             case "mpt": WriteMpt(shape, dtype, seed, directory); break;
+            case "mixtral": MixtralFixture.Write(shape, dtype, seed, directory); break;
             default: WriteBloom(shape, dtype, seed, directory); break;
         }
         ByteLevelBpeFixture.Write(directory, shape.Vocab);
