@@ -74,6 +74,18 @@ public interface IBackend : IDisposable
     /// </summary>
     void SelectTopK(DeviceBuffer query, DeviceBuffer farKeys, DeviceBuffer farValues, TopKShape shape, DeviceBuffer logits, DeviceBuffer values);
 
+    /// <summary>
+    /// dst[r, :] = x[rows[r], :] for r &lt; rows.Length, rows of <paramref name="dim"/> floats (a mixture-of-experts
+    /// layer gathers the token rows routed to one expert; <see cref="Ops.RowGather"/>).
+    /// </summary>
+    void GatherRows(DeviceBuffer x, ReadOnlySpan<int> rows, DeviceBuffer destination, int dim);
+
+    /// <summary>
+    /// dst[rows[r], :] += scales[r] * src[r, :] for r &lt; rows.Length (the routing-weighted expert output added back to
+    /// its tokens). The row indices of one call must be distinct: rows are added in parallel, without atomics.
+    /// </summary>
+    void ScatterAddRows(DeviceBuffer source, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales, DeviceBuffer destination, int dim);
+
     /// <summary>dst = silu(gate) * up, elementwise (SwiGLU).</summary>
     void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer destination, long count);
 

@@ -52,6 +52,9 @@ public abstract class DecoderModel : ICausalLM
     protected WeightLoader Loader { get; }
     private bool GatedMlp { get; }
 
+    /// <summary>Experts of a sparse mixture-of-experts MLP (0: a dense MLP); sizes the workspace's routing buffers.</summary>
+    protected virtual int RoutedExperts => 0;
+
     /// <summary>The output head, [vocab, hidden].</summary>
     protected abstract DeviceWeight LmHead { get; }
 
@@ -78,7 +81,7 @@ public abstract class DecoderModel : ICausalLM
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new SequenceState(this, Attention.CreateCache(Config.NumHiddenLayers, firstPosition),
-            new DecoderWorkspace(Backend, Config, GatedMlp), Attention.CreateScratch());
+            new DecoderWorkspace(Backend, Config, GatedMlp, RoutedExperts), Attention.CreateScratch());
     }
 
     /// <inheritdoc />

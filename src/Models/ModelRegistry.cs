@@ -3,6 +3,7 @@ using LongLM.Models.Bloom;
 using LongLM.Models.GptJ;
 using LongLM.Models.GptNeoX;
 using LongLM.Models.Llama;
+using LongLM.Models.Mixtral;
 using LongLM.Runtime;
 using LongLM.Models.Mpt;
 using LongLM.Models.Phi;
@@ -43,6 +44,7 @@ public static class ModelRegistry
         new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.Read, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
         new("gpt-neox", ["GPTNeoXForCausalLM"], ["gpt_neox"], "rope", GptNeoXSettings.ReadConfig, (c, s, b, p, o) => new GptNeoXModel(c, s, b, p, o)),
         new("phi", ["PhiForCausalLM"], ["phi"], "rope", PhiSettings.ReadConfig, (c, s, b, p, o) => new PhiModel(c, s, b, p, o)),
+        new("mixtral", ["MixtralForCausalLM"], ["mixtral"], "rope", MixtralSettings.ReadConfig, (c, s, b, p, o) => new MixtralModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

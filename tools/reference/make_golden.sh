@@ -192,6 +192,7 @@ done
 # (a prefill of 20, then 10 one-token calls). phi-clex: the same model plus a seeded CLEX layer (d = rotary_dim 8,
 # max_factor 8, tanh, time_dt 0.01); one call of S = 64, 100, 150 ids (t = 1, 2, 3), rows r % 16 == 0 and the last.
 gen_phi() {
+  local model="$1" name="$2"; shift 2
   echo "+ $PYTHON tools/reference/phi_ref.py --model $model --out $GOLDEN/$name $*"
   "$PYTHON" "$ROOT/tools/reference/phi_ref.py" --model "$model" --out "$GOLDEN/$name" "$@"
 }
@@ -202,3 +203,31 @@ gen_phi "$FIXTURES/phi-tiny" fixture_phi-tiny_f32_seed13_lambda8-2-8_logits.json
 gen_phi "$FIXTURES/phi-tiny" fixture_phi-tiny_f32_seed13_lambda8-2-8_topk2-4-1_logits.json --ids "$ALIBI_IDS" \
     --lambda 8,2,8 --topk 2,4,1 --calls 20,1,1,1,1,1,1,1,1,1,1
 gen_phi "$FIXTURES/phi-clex" fixture_phi-clex-tiny_seed13-3_onecall.json --clex-single 64,100,150 --ids-seed 5
+
+# ---- Mixtral (MixtralForCausalLM, sparse MoE: 8 experts, top-2; tools/reference/mixtral_ref.py) ----
+# mixtral tiny = hidden 64, 4 heads, 2 kv heads, intermediate 96, 2 layers, vocab 300, trained length 64, F32, seed 15
+# (seed chosen so no golden row sits near a routing tie: the files record min_routing_gap); tiny-window = the same
+# with sliding_window 16. The 30 ALiBi ids (more than 3x the window L = 8): vanilla, sliding window, LM-Infinite
+# (L = D = 8, G = 2), and LM-Infinite with top-k (k = 2 from layer 1, insert_at 4) as a prefill of 12 then one-token
+# calls. CLEX-Mixtral (make-fixture --family mixtral-clex: param_factor 2, seed 3) one call of S = 64, 65, 129 ids
+# (t = 1, 2, 3), rows 0, 1, 31, 63, 64, 127, 128 (those < S).
+gen_mixtral() {
+  local model="$1" name="$2"; shift 2
+  echo "+ $PYTHON tools/reference/mixtral_ref.py --model $model --out $GOLDEN/$name $*"
+  "$PYTHON" "$ROOT/tools/reference/mixtral_ref.py" --model "$model" --out "$GOLDEN/$name" "$@"
+}
+"$LONGLM" make-fixture --family mixtral --shape tiny --dtype f32 --seed 15 --out "$FIXTURES/mixtral-tiny"
+"$LONGLM" make-fixture --family mixtral --shape tiny-window --dtype f32 --seed 15 --out "$FIXTURES/mixtral-tiny-window"
+"$LONGLM" make-fixture --family mixtral-clex --base "$FIXTURES/mixtral-tiny" --seed 3 --out "$FIXTURES/mixtral-clex"
+MIXTRAL_FIXTURE="longlm make-fixture --family mixtral --shape tiny --dtype f32 --seed 15"
+gen_mixtral "$FIXTURES/mixtral-tiny" fixture_mixtral-tiny_f32_seed15_logits.json --ids "$ALIBI_IDS" --fixture "$MIXTRAL_FIXTURE"
+gen_mixtral "$FIXTURES/mixtral-tiny-window" fixture_mixtral-tiny-window_f32_seed15_logits.json --ids "$ALIBI_IDS" \
+    --fixture "longlm make-fixture --family mixtral --shape tiny-window --dtype f32 --seed 15"
+gen_mixtral "$FIXTURES/mixtral-tiny" fixture_mixtral-tiny_f32_seed15_lambda8-2-8_logits.json --ids "$ALIBI_IDS" --lambda 8,2,8 \
+    --fixture "$MIXTRAL_FIXTURE"
+gen_mixtral "$FIXTURES/mixtral-tiny" fixture_mixtral-tiny_f32_seed15_lambda8-2-8_topk2-4-1_prefill12_logits.json --ids "$ALIBI_IDS" \
+    --lambda 8,2,8 --topk 2,4,1 --schedule 12 --fixture "$MIXTRAL_FIXTURE"
+MIXTRAL_CLEX_IDS="$("$PYTHON" -c 'print(",".join(str((i * 37 + 11) % 299) for i in range(129)))')"
+gen_mixtral "$FIXTURES/mixtral-clex" clex_mixtral-tiny_seed15_clex3_onecall.json --ids "$MIXTRAL_CLEX_IDS" \
+    --clex-single 64,65,129 --rows 0,1,31,63,64,127,-1 \
+    --fixture "$MIXTRAL_FIXTURE, then longlm make-fixture --family mixtral-clex --base THAT --seed 3"

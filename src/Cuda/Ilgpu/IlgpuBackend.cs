@@ -29,6 +29,7 @@ public sealed class IlgpuBackend : IBackend
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _noBias;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _argMaxResult;
     private MemoryBuffer1D<int, Stride1D.Dense> _ids;
+    private MemoryBuffer1D<float, Stride1D.Dense> _scales;
 
     /// <summary>A backend on <paramref name="accelerator"/>, which the caller keeps owning.</summary>
     public IlgpuBackend(Accelerator accelerator) : this(accelerator, null)
@@ -52,6 +53,7 @@ public sealed class IlgpuBackend : IBackend
         _noBias = accelerator.Allocate1D<float>(1);
         _argMaxResult = accelerator.Allocate1D<int>(1);
         _ids = accelerator.Allocate1D<int>(64);
+        _scales = accelerator.Allocate1D<float>(64);
     }
 
     /// <summary>The first CUDA device, with kernels compiled at optimisation level O2.</summary>
@@ -143,13 +145,7 @@ public sealed class IlgpuBackend : IBackend
                 throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary [0, {t.Rows})");
         if (ids.IsEmpty) return;
         var dst = Slice(destination, 0, (long)ids.Length * t.Cols);
-        if (_ids.Length < ids.Length)
-        {
-            _ids.Dispose();
-            _ids = _accelerator.Allocate1D<int>(Math.Max(ids.Length, 2 * _ids.Length));
-        }
-        ArrayView<int> idView = _ids.View.SubView(0, ids.Length);
-        idView.CopyFromCPU(ids);
+        var idView = StageIds(ids);
         switch (t.Storage)
         {
             case DType.F32: Gather<F32x1>(t, idView, dst, ids.Length); break;
@@ -157,6 +153,50 @@ public sealed class IlgpuBackend : IBackend
             case DType.BF16: Gather<Bf16x1>(t, idView, dst, ids.Length); break;
             default: throw new ArgumentOutOfRangeException(nameof(table), $"weight '{t.Name}' has unsupported dtype {t.Storage}");
         }
+    }
+
+    /// <summary>Copies <paramref name="ids"/> into the shared staging buffer (grown, never per call) and returns its view.</summary>
+    private ArrayView<int> StageIds(ReadOnlySpan<int> ids)
+    {
+        if (_ids.Length < ids.Length)
+        {
+            _ids.Dispose();
+            _ids = _accelerator.Allocate1D<int>(Math.Max(ids.Length, 2 * _ids.Length));
+        }
+        ArrayView<int> view = _ids.View.SubView(0, ids.Length);
+        view.CopyFromCPU(ids);
+        return view;
+    }
+
+    /// <inheritdoc />
+    public void GatherRows(DeviceBuffer x, ReadOnlySpan<int> rows, DeviceBuffer destination, int dim)
+    {
+        RowGather.Check(rows, -1, x.Length / dim, dim, distinct: false);
+        if (rows.IsEmpty) return;
+        var dst = Slice(destination, 0, (long)rows.Length * dim);
+        var src = Slice(x, 0, x.Length / dim * dim);
+        var kernel = Kernel("gather-rows", static a =>
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(RowKernels.Gather));
+        kernel(Elementwise((long)rows.Length * dim), src, StageIds(rows), dst, rows.Length, dim);
+    }
+
+    /// <inheritdoc />
+    public void ScatterAddRows(DeviceBuffer source, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales, DeviceBuffer destination, int dim)
+    {
+        RowGather.Check(rows, scales.Length, destination.Length / dim, dim, distinct: true);
+        if (rows.IsEmpty) return;
+        var src = Slice(source, 0, (long)rows.Length * dim);
+        var dst = Slice(destination, 0, destination.Length / dim * dim);
+        if (_scales.Length < scales.Length)
+        {
+            _scales.Dispose();
+            _scales = _accelerator.Allocate1D<float>(Math.Max(scales.Length, 2 * _scales.Length));
+        }
+        ArrayView<float> scaleView = _scales.View.SubView(0, scales.Length);
+        scaleView.CopyFromCPU(scales);
+        var kernel = Kernel("scatter-add-rows", static a =>
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(RowKernels.ScatterAdd));
+        kernel(Elementwise((long)rows.Length * dim), src, StageIds(rows), scaleView, dst, rows.Length, dim);
     }
 
     private void Gather<TPack>(IlgpuWeight table, ArrayView<int> ids, ArrayView<float> destination, int rows) where TPack : unmanaged, IWeightPack
@@ -374,6 +414,7 @@ public sealed class IlgpuBackend : IBackend
     public void Dispose()
     {
         _ids.Dispose();
+        _scales.Dispose();
         _noBias.Dispose();
         _argMaxResult.Dispose();
         if (_ownedContext is not null)

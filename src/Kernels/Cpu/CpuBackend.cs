@@ -133,6 +133,32 @@ public sealed class CpuBackend : IBackend
     }
 
     /// <inheritdoc />
+    public void GatherRows(DeviceBuffer x, ReadOnlySpan<int> rows, DeviceBuffer destination, int dim)
+    {
+        float[] src = Host(x), dst = Host(destination);
+        RowGather.Check(rows, -1, src.Length / dim, dim, distinct: false);
+        if ((long)rows.Length * dim > dst.Length) throw new ArgumentOutOfRangeException(nameof(destination), $"{rows.Length} rows of {dim} do not fit in {dst.Length} floats");
+        for (int r = 0; r < rows.Length; r++)
+            src.AsSpan(rows[r] * dim, dim).CopyTo(dst.AsSpan(r * dim, dim));
+    }
+
+    /// <inheritdoc />
+    public void ScatterAddRows(DeviceBuffer source, ReadOnlySpan<int> rows, ReadOnlySpan<float> scales, DeviceBuffer destination, int dim)
+    {
+        float[] src = Host(source), dst = Host(destination);
+        RowGather.Check(rows, scales.Length, dst.Length / dim, dim, distinct: true);
+        if ((long)rows.Length * dim > src.Length) throw new ArgumentOutOfRangeException(nameof(source), $"{rows.Length} rows of {dim} are more than {src.Length} floats");
+        // dst += s * src per row: a fused multiply-add would round differently from the reference's product-then-add.
+        for (int r = 0; r < rows.Length; r++)
+        {
+            var to = dst.AsSpan(rows[r] * dim, dim);
+            var from = src.AsSpan(r * dim, dim);
+            float s = scales[r];
+            for (int c = 0; c < dim; c++) to[c] += s * from[c];
+        }
+    }
+
+    /// <inheritdoc />
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer destination, long count)
     {
         int n = checked((int)count);

@@ -38,6 +38,9 @@ public sealed record FixtureShape(string Name, int Hidden, int Layers, int Heads
         new("tiny-seq", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 4, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "gpt-neox"),
         // Phi: head_dim 16 with partial_rotary_factor 0.5 (8 rotary dims, 8 passed through), GQA 2:1, biases everywhere.
         new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 256, Vocab: 300, Context: 64, Tied: false, AttentionBias: true, Family: "phi"),
+        // Mixtral: 8 experts top-2 (MixtralFixture); tiny-window sets sliding_window 16.
+        new("tiny", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 96, Vocab: 300, Context: 64, Tied: false, Family: "mixtral"),
+        new("tiny-window", Hidden: 64, Layers: 2, Heads: 4, KvHeads: 2, Intermediate: 96, Vocab: 300, Context: 64, Tied: false, Family: "mixtral"),
     ];
 
     /// <summary>The Llama shape called <paramref name="name"/>, or a clear error.</summary>

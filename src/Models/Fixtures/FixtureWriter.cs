@@ -15,10 +15,10 @@ namespace LongLM.Models.Fixtures;
 public static class FixtureWriter
 {
     /// <summary>Families a fixture can be made for.</summary>
-    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj", "gpt-neox", "phi"];
+    public static IReadOnlyList<string> Families { get; } = ["llama", "mpt", "bloom", "gptj", "gpt-neox", "phi", "mixtral"];
 
     /// <summary>Families made from an existing model folder (<c>--base</c>) rather than from a shape.</summary>
-    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex", "phi-clex"];
+    public static IReadOnlyList<string> BaseFamilies { get; } = ["llama-clex", "phi-clex", "mixtral-clex"];
 
     /// <summary>Tokenizer and generation files a derived fixture copies from its base folder (those present).</summary>
     private static readonly string[] s_tokenizerFiles =
@@ -116,6 +116,7 @@ public static class FixtureWriter
             case "gptj": GptJFixture.Write(shape, dtype, seed, directory); break;
             case "gpt-neox": GptNeoXFixture.Write(shape, dtype, seed, directory); break;
             case "phi": WritePhi(shape, dtype, seed, directory); break;
+            case "mixtral": MixtralFixture.Write(shape, dtype, seed, directory); break;
             default: WriteBloom(shape, dtype, seed, directory); break;
         }
         ByteLevelBpeFixture.Write(directory, shape.Vocab);

@@ -5,8 +5,9 @@ namespace LongLM.Runtime.Inference;
 
 /// <summary>
 /// Activation buffers of a decoder forward (RunState in llama2.c), one per sequence, sized for the largest chunk so far.
+/// <paramref name="experts"/> &gt; 0 (a sparse mixture-of-experts MLP) adds the router logits and the routed-rows buffer.
 /// </summary>
-public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated) : IDisposable
+public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated, int experts = 0) : IDisposable
 {
     private int _rows, _logitRows;
     private bool _disposed;
@@ -27,12 +28,16 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
     public DeviceBuffer? Gate { get; private set; }
     /// <summary>(rows, intermediate) MLP hidden.</summary>
     public DeviceBuffer Up { get; private set; } = null!;
+    /// <summary>(rows, experts) router logits (mixture-of-experts MLPs only).</summary>
+    public DeviceBuffer? RouterLogits { get; private set; }
+    /// <summary>(rows, hidden) the rows routed to one expert, then that expert's output (mixture-of-experts MLPs only).</summary>
+    public DeviceBuffer? Routed { get; private set; }
     /// <summary>(logit rows, vocab): sized by <see cref="PrepareLogits"/>, one row unless every row's logits are asked for.</summary>
     public DeviceBuffer Logits { get; private set; } = null!;
 
     /// <summary>Floats held on the backend (for memory reports).</summary>
     public long AllocatedFloats => (long)_rows * (2L * c.HiddenSize + 2L * c.NumAttentionHeads * c.HeadDim + 2L * c.NumKeyValueHeads * c.HeadDim
-        + (gated ? 2L : 1L) * c.IntermediateSize) + (long)_logitRows * c.VocabSize;
+        + (gated ? 2L : 1L) * c.IntermediateSize + (experts > 0 ? experts + (long)c.HiddenSize : 0)) + (long)_logitRows * c.VocabSize;
 
     /// <summary>Grows the buffers to <paramref name="rows"/> rows.</summary>
     public void Prepare(int rows)
@@ -51,6 +56,8 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
         Attn = backend.Allocate(rows * q);
         Gate = gated ? backend.Allocate(rows * (long)c.IntermediateSize) : null;
         Up = backend.Allocate(rows * (long)c.IntermediateSize);
+        RouterLogits = experts > 0 ? backend.Allocate(rows * (long)experts) : null;
+        Routed = experts > 0 ? backend.Allocate(rows * (long)c.HiddenSize) : null;
     }
 
     /// <summary>
@@ -69,7 +76,7 @@ public sealed class DecoderWorkspace(IBackend backend, ModelConfig c, bool gated
 
     private void Free()
     {
-        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up }) buffer?.Dispose();
+        foreach (var buffer in new[] { X, Xb, Q, K, V, Attn, Gate, Up, RouterLogits, Routed }) buffer?.Dispose();
         _rows = 0;
     }
 

@@ -37,7 +37,7 @@ public static class MakeFixtureCommand
                 if (baseDir is null) throw new LongLMException($"--family {familyName} needs --base DIR (the model to add the CLEX layer to)");
                 if (parse.GetResult(shape) is { Implicit: false } || parse.GetResult(dtype) is { Implicit: false })
                     throw new LongLMException($"--family {familyName} takes its shape and dtype from --base; drop --shape and --dtype");
-                FixtureWriter.WriteClex(baseDir, parse.GetValue(seed), dir, clexFamily: familyName);
+                FixtureWriter.WriteClex(baseDir, parse.GetValue(seed), dir, clexFamily: familyName, paramFactor: familyName == "mixtral-clex" ? 2 : 1); // CLEX-Mixtral: λ = 2
                 io.Out.WriteLine($"wrote {dir}");
                 return ExitCodes.Ok;
             }
