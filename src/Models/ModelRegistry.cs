@@ -36,9 +36,9 @@ public static class ModelRegistry
             ["llama", "mistral", "qwen2"],
             "rope", AsParsed,
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
-        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", AsParsed, (c, s, b, p, _) => new MptModel(c, s, b, p)),
-        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", AsParsed, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
-        new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.Read, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
+        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", MptSettings.ReadConfig, (c, s, b, p, _) => new MptModel(c, s, b, p)),
+        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
+        new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.ReadConfig, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
     ];
 
     /// <summary>Architectures this build can run, for messages and `longlm info`.</summary>

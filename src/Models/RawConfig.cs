@@ -39,6 +39,13 @@ internal readonly struct RawConfig
             : throw Error($"field '{Name(field)}' must be a finite number, found {v.GetRawText()}")
         : null;
 
+    /// <summary>A whole number in int range (4.0 counts, as the common fields read it), or null when absent.</summary>
+    public int? Int(string field) => Get(field) is { } v
+        ? v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue
+            ? (int)d
+            : throw Error($"field '{Name(field)}' must be a whole number, found {v.GetRawText()}")
+        : null;
+
     /// <summary>true/false, or null when absent.</summary>
     public bool? Bool(string field) => Get(field) is { } v
         ? v.ValueKind switch

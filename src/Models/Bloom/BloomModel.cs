@@ -12,7 +12,7 @@ namespace LongLM.Models.Bloom;
 /// pre-norm blocks of LayerNorm, multi-head attention from a per-head interleaved query_key_value with ALiBi biases
 /// (BLOOM's slope rule, equal to MPT's with alibi_bias_max 8, algorithms.md 2.4), and a 4 * hidden MLP with the tanh
 /// GELU (bloom_gelu_forward); every Linear and LayerNorm has a bias, and the output head is word_embeddings.
-/// BLOOM configs rarely give a trained length; it is then 2048 (<see cref="ModelConfig.BloomTrainedLength"/>), the
+/// BLOOM configs rarely give a trained length; it is then 2048 (<see cref="BloomConfig.TrainedLength"/>), the
 /// default L = D of LM-Infinite.
 /// </summary>
 public sealed class BloomModel : DecoderModel

@@ -69,6 +69,20 @@ public sealed class MptModel : DecoderModel
 /// <param name="AlibiBiasMax">attn_config.alibi_bias_max (default 8).</param>
 public sealed record MptSettings(double LayerNormEps, bool NoBias, double AlibiBiasMax)
 {
+    /// <summary>
+    /// MptConfig's reading of config.json (ModelRegistry's ReadConfig hook): the MLP width is expansion_ratio
+    /// (default 4) x d_model, whatever else the file says, and the head is tied unless tie_word_embeddings says
+    /// otherwise (MptConfig keeps PretrainedConfig's default, true).
+    /// </summary>
+    public static ModelConfig ReadConfig(ModelConfig config)
+    {
+        var raw = RawConfig.Of(config);
+        long width = (long)(raw.Int("expansion_ratio") ?? 4) * config.HiddenSize;
+        if (width is <= 0 or > ModelConfig.MaxWidth)
+            throw raw.Error($"expansion_ratio x d_model = {width} must lie in [1, {ModelConfig.MaxWidth}]");
+        return config with { IntermediateSize = (int)width, TieWordEmbeddings = raw.Bool("tie_word_embeddings") ?? true };
+    }
+
     /// <summary>Reads and checks the MPT-specific fields of <paramref name="config"/>.</summary>
     public static MptSettings Read(ModelConfig config)
     {

@@ -18,7 +18,7 @@ public sealed record ModelConfig
     public required int VocabSize { get; init; }
     /// <summary>"hidden_size" (d_model).</summary>
     public required int HiddenSize { get; init; }
-    /// <summary>"intermediate_size" (MLP width); MPT: expansion_ratio * d_model; BLOOM: 4 * hidden_size (fixed in BloomMLP).</summary>
+    /// <summary>"intermediate_size" (MLP width; 0 when config.json has none): families with their own rule set it in ReadConfig (MPT: expansion_ratio * d_model; BLOOM: 4 * hidden_size).</summary>
     public required int IntermediateSize { get; init; }
     /// <summary>"num_hidden_layers".</summary>
     public required int NumHiddenLayers { get; init; }
@@ -37,13 +37,13 @@ public sealed record ModelConfig
     /// <summary>"rope_scaling", null when absent or "default".</summary>
     public RopeScalingConfig? RopeScaling { get; init; }
     /// <summary>
-    /// The trained context length: "max_position_embeddings" (or n_positions, max_seq_len, seq_length). BLOOM configs
-    /// often carry none of these; for model_type "bloom" it is then <see cref="BloomTrainedLength"/>.
+    /// The trained context length: "max_position_embeddings" (or n_positions, max_seq_len, seq_length); a family whose
+    /// configs may carry none of these sets its own default in ReadConfig (BLOOM: 2048).
     /// </summary>
     public required int MaxPositionEmbeddings { get; init; }
     /// <summary>
-    /// "tie_word_embeddings": the output head reuses embed_tokens. When absent: false for the Llama family (LlamaConfig's
-    /// default), true for MPT and BLOOM (their HF config classes keep PretrainedConfig's default).
+    /// "tie_word_embeddings": the output head reuses embed_tokens. When absent: false (LlamaConfig's default); a family
+    /// whose HF config class keeps PretrainedConfig's default (true: MPT, BLOOM) sets it in ReadConfig.
     /// </summary>
     public bool TieWordEmbeddings { get; init; }
     /// <summary>"attention_bias": q/k/v/o projections have biases.</summary>
@@ -62,9 +62,6 @@ public sealed record ModelConfig
     public string? TorchDtype { get; init; }
     /// <summary>The parsed JSON, for family-specific fields.</summary>
     public required JsonElement Raw { get; init; }
-
-    /// <summary>BLOOM's training sequence length (all BLOOM sizes were trained on 2048 tokens; bigscience/bloom says seq_length 2048).</summary>
-    public const int BloomTrainedLength = 2048;
 
     /// <summary>
     /// Dimensions rotated per head: int(partial_rotary_factor * head_dim), even, unless a family sets it from its own
@@ -85,9 +82,9 @@ public sealed record ModelConfig
     {
         var f = JsonFields.Load(filePath);
         string modelType = f.OptionalString("model_type") ?? throw new ConfigException(filePath, "missing required field 'model_type'");
-        bool bloom = modelType == "bloom";
-        // BLOOM checkpoints spell hidden_size "n_embed", which BloomConfig prefers when both are present.
-        int hidden = bloom ? f.RequiredInt("n_embed", "hidden_size") : f.RequiredInt("hidden_size", "n_embd", "d_model");
+        // The common HF names and their usual aliases (GPT-2/GPT-J n_embd, MPT d_model, BLOOM n_embed); a family's
+        // ReadConfig (ModelRegistry.LoadConfig) corrects what its own config class reads differently.
+        int hidden = f.RequiredInt("hidden_size", "n_embd", "d_model", "n_embed");
         int heads = f.RequiredInt("num_attention_heads", "n_head", "n_heads");
         int kvHeads = f.OptionalInt("num_key_value_heads") ?? heads;
         int headDim = f.OptionalInt("head_dim") ?? (heads > 0 && hidden % heads == 0 ? hidden / heads
@@ -99,7 +96,7 @@ public sealed record ModelConfig
             ModelType = modelType,
             VocabSize = f.RequiredInt("vocab_size"),
             HiddenSize = hidden,
-            IntermediateSize = IntermediateWidth(f, modelType, hidden),
+            IntermediateSize = f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0,
             NumHiddenLayers = f.RequiredInt("num_hidden_layers", "n_layer", "n_layers"),
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
@@ -108,10 +105,8 @@ public sealed record ModelConfig
             RopeTheta = f.OptionalDouble("rope_theta") ?? 10000,
             PartialRotaryFactor = f.OptionalDouble("partial_rotary_factor") ?? 1,
             RopeScaling = ParseRopeScaling(f),
-            MaxPositionEmbeddings = bloom
-                ? f.OptionalInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length") ?? BloomTrainedLength
-                : f.RequiredInt("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"),
-            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? modelType is "mpt" or "bloom",
+            MaxPositionEmbeddings = f.OptionalInt(TrainedLengthFields) ?? 0,
+            TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? false,
             AttentionBias = f.OptionalBool("attention_bias") ?? false,
             MlpBias = f.OptionalBool("mlp_bias") ?? false,
             SlidingWindow = f.OptionalInt("sliding_window"),
@@ -121,9 +116,12 @@ public sealed record ModelConfig
             TorchDtype = f.OptionalString("torch_dtype"),
             Raw = f.Root,
         };
-        config.Validate();
+        config.Validate(familyFields: false);
         return config;
     }
+
+    /// <summary>The names HF config classes give the trained length, in the order they are looked for.</summary>
+    private static readonly string[] TrainedLengthFields = ["max_position_embeddings", "n_positions", "max_seq_len", "seq_length"];
 
     /// <summary>
     /// Widest hidden_size, intermediate_size and num_attention_heads x head_dim accepted: 2^20, about 20 times the
@@ -136,28 +134,15 @@ public sealed record ModelConfig
     /// <summary>Most num_hidden_layers accepted: 4096, 32 times the deepest released model (126, Llama 3.1 405B).</summary>
     public const int MaxLayers = 1 << 12;
 
-    /// <summary>The MLP width: BloomMLP is 4 * hidden whatever n_inner says; MptMLP is expansion_ratio (default 4) * d_model.</summary>
-    private static int IntermediateWidth(JsonFields f, string modelType, int hidden)
-    {
-        long width = modelType == "bloom" ? 4L * hidden
-            : modelType == "mpt" ? (long)(f.OptionalInt("expansion_ratio") ?? 4) * hidden
-            : f.OptionalInt("intermediate_size", "ffn_dim", "n_inner") ?? 0;
-        if (width > MaxWidth)
-        {
-            string field = modelType switch { "bloom" => "4 x hidden_size", "mpt" => "expansion_ratio x d_model", _ => "intermediate_size" };
-            throw new ConfigException(f.FilePath, $"{field} = {width} exceeds the limit {MaxWidth}");
-        }
-        return (int)width;
-    }
-
     /// <summary>Checks the common fields after a family has filled them in (<c>ModelRegistry.LoadConfig</c>); throws <see cref="ConfigException"/>.</summary>
     public ModelConfig Validated()
     {
-        Validate();
+        Validate(familyFields: true);
         return this;
     }
 
-    private void Validate()
+    /// <summary>The checks; <paramref name="familyFields"/> adds those a family may still fill in (trained length, MLP width).</summary>
+    private void Validate(bool familyFields)
     {
         void Positive(int value, string name)
         {
@@ -167,19 +152,25 @@ public sealed record ModelConfig
         {
             if (value > limit) throw new ConfigException(FilePath, $"{name} = {value} exceeds the limit {limit}");
         }
+        if (familyFields && MaxPositionEmbeddings == 0)
+            throw new ConfigException(FilePath, "missing required field 'max_position_embeddings' (or n_positions, max_seq_len, seq_length)");
         Positive(VocabSize, "vocab_size");
         Positive(HiddenSize, "hidden_size");
         Positive(NumHiddenLayers, "num_hidden_layers");
         Positive(NumAttentionHeads, "num_attention_heads");
         Positive(NumKeyValueHeads, "num_key_value_heads");
         Positive(HeadDim, "head_dim");
-        Positive(MaxPositionEmbeddings, "max_position_embeddings");
+        if (familyFields || MaxPositionEmbeddings != 0) Positive(MaxPositionEmbeddings, "max_position_embeddings");
         AtMost(VocabSize, MaxVocabSize, "vocab_size");
         AtMost(HiddenSize, MaxWidth, "hidden_size");
+        AtMost(IntermediateSize, MaxWidth, "intermediate_size");
+        if (IntermediateSize < 0) throw new ConfigException(FilePath, $"field 'intermediate_size' must be positive, found {IntermediateSize}");
         AtMost(NumHiddenLayers, MaxLayers, "num_hidden_layers");
         AtMost((long)NumAttentionHeads * HeadDim, MaxWidth, "num_attention_heads x head_dim");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new ConfigException(FilePath, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
+        if (RotaryDim > HeadDim || RotaryDim % 2 != 0)
+            throw new ConfigException(FilePath, $"the rotary dimension {RotaryDim} must be even and at most head_dim {HeadDim}");
         if (PartialRotaryFactor is <= 0 or > 1)
             throw new ConfigException(FilePath, $"partial_rotary_factor {PartialRotaryFactor} must lie in (0, 1]");
         if (RmsNormEps is < 0 or > 1) throw new ConfigException(FilePath, $"rms_norm_eps {RmsNormEps} is out of range");

@@ -21,6 +21,13 @@ public sealed class ModelConfigTests : IDisposable
         return ModelConfig.Load(_dir.Path);
     }
 
+    /// <summary>config.json as the model's family reads it (the common names, then the family's ReadConfig).</summary>
+    private ModelConfig ParseForFamily(string json)
+    {
+        File.WriteAllText(_dir.File("config.json"), json);
+        return LongLM.Models.ModelRegistry.LoadConfig(_dir.Path);
+    }
+
     [Fact]
     public void Parse_ReadsHfFields()
     {
@@ -50,11 +57,11 @@ public sealed class ModelConfigTests : IDisposable
     {
         // bigscience/bloom-560m's config.json (abridged): no max_position_embeddings/seq_length, hidden size as n_embed,
         // no tie_word_embeddings (BloomConfig keeps PretrainedConfig's default, tied), n_inner null (BloomMLP is 4 * h).
-        var c = Parse("""
+        var c = ParseForFamily("""
             {"architectures":["BloomForCausalLM"],"model_type":"bloom","n_embed":1024,"n_head":16,"n_layer":24,"n_inner":null,
              "vocab_size":250880,"layer_norm_epsilon":1e-05,"apply_residual_connection_post_layernorm":false,"bos_token_id":1,"eos_token_id":2}
             """);
-        Assert.Equal(ModelConfig.BloomTrainedLength, c.MaxPositionEmbeddings);
+        Assert.Equal(LongLM.Models.Bloom.BloomConfig.TrainedLength, c.MaxPositionEmbeddings);
         Assert.Equal(2048, c.MaxPositionEmbeddings);
         Assert.Equal(1024, c.HiddenSize);
         Assert.Equal(4096, c.IntermediateSize);
@@ -65,14 +72,14 @@ public sealed class ModelConfigTests : IDisposable
     [Fact]
     public void Bloom_SeqLength_IsTheTrainedLength()
     {
-        var c = Parse("""{"model_type":"bloom","hidden_size":64,"n_head":4,"n_layer":2,"vocab_size":10,"seq_length":512}""");
+        var c = ParseForFamily("""{"model_type":"bloom","hidden_size":64,"n_head":4,"n_layer":2,"vocab_size":10,"seq_length":512}""");
         Assert.Equal(512, c.MaxPositionEmbeddings);
     }
 
     [Fact]
     public void Mpt_ReadsMptNames_MlpWidthFromExpansionRatio_TiedByDefault()
     {
-        var c = Parse("""
+        var c = ParseForFamily("""
             {"architectures":["MPTForCausalLM"],"model_type":"mpt","d_model":4096,"n_heads":32,"n_layers":32,"expansion_ratio":4,
              "max_seq_len":2048,"vocab_size":50432,"no_bias":true,"attn_config":{"alibi":true,"alibi_bias_max":8}}
             """);
@@ -92,7 +99,7 @@ public sealed class ModelConfigTests : IDisposable
     {
         var json = System.Text.Json.Nodes.JsonNode.Parse(Valid)!.AsObject();
         json.Remove(field);
-        var e = Assert.Throws<ConfigException>(() => Parse(json.ToJsonString()));
+        var e = Assert.Throws<ConfigException>(() => ParseForFamily(json.ToJsonString()));
         Assert.Contains("config.json", e.Message);
         Assert.Contains(field, e.Message);
     }
@@ -173,10 +180,10 @@ public sealed class ModelConfigTests : IDisposable
     public void MptExpansionRatioOverflowingInt_IsRefused()
     {
         // expansion_ratio x d_model = 4.8e10 wrapped around in int arithmetic before.
-        var e = Assert.Throws<ConfigException>(() => Parse("""
+        var e = Assert.Throws<ConfigException>(() => ParseForFamily("""
             {"model_type":"mpt","d_model":48,"n_heads":6,"n_layers":2,"expansion_ratio":1000000000,"max_seq_len":64,"vocab_size":320}
             """));
-        Assert.Contains("expansion_ratio x d_model = 48000000000 exceeds the limit", e.Message);
+        Assert.Contains("expansion_ratio x d_model = 48000000000 must lie in [1, 1048576]", e.Message);
     }
 
     [Fact]
