@@ -41,7 +41,7 @@ public static class ModelRegistry
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
         new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", MptSettings.ReadConfig, (c, s, b, p, _) => new MptModel(c, s, b, p)),
         new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
-        new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.Read, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
+        new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.ReadConfig, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
         new("gpt-neox", ["GPTNeoXForCausalLM"], ["gpt_neox"], "rope", GptNeoXSettings.ReadConfig, (c, s, b, p, o) => new GptNeoXModel(c, s, b, p, o)),
         new("phi", ["PhiForCausalLM"], ["phi"], "rope", PhiSettings.ReadConfig, (c, s, b, p, o) => new PhiModel(c, s, b, p, o)),
         new("mixtral", ["MixtralForCausalLM"], ["mixtral"], "rope", MixtralSettings.ReadConfig, (c, s, b, p, o) => new MixtralModel(c, s, b, p, o)),

@@ -13,6 +13,9 @@ public static class GptJConfig
     /// <summary>GPTJConfig.rotary_dim's default (EleutherAI/gpt-j-6b rotates 64 of its 256 head dims).</summary>
     public const int DefaultRotaryDim = 64;
 
+    /// <summary>GPTJConfig.n_positions' default.</summary>
+    public const int DefaultPositions = 2048;
+
     /// <summary>
     /// activation_function values this runtime computes: HF's "gelu_new" (NewGELUActivation) and
     /// "gelu_pytorch_tanh" are the same tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -20,7 +23,7 @@ public static class GptJConfig
     private static readonly string[] s_tanhGelu = ["gelu_new", "gelu_pytorch_tanh"];
 
     /// <summary>The family hook of ModelRegistry: GPTJConfig's names and defaults onto the common fields.</summary>
-    public static ModelConfig Read(ModelConfig parsed)
+    public static ModelConfig ReadConfig(ModelConfig parsed)
     {
         var raw = RawConfig.Of(parsed);
         string act = raw.String("activation_function") ?? "gelu_new";
@@ -40,9 +43,9 @@ public static class GptJConfig
             throw raw.Error($"n_inner {inner} must lie in [1, {ModelConfig.MaxWidth}]");
         return parsed with
         {
-            // GPTJConfig's default trained length when config.json gives none.
-            MaxPositionEmbeddings = parsed.MaxPositionEmbeddings > 0 ? parsed.MaxPositionEmbeddings : 2048,
             IntermediateSize = (int)inner,
+            // n_positions absent: GPTJConfig's default 2048 (gpt-j-6b's trained length).
+            MaxPositionEmbeddings = parsed.MaxPositionEmbeddings > 0 ? parsed.MaxPositionEmbeddings : DefaultPositions,
             RotaryDim = rotary,
             HiddenAct = act,
             TieWordEmbeddings = raw.Bool("tie_word_embeddings") ?? false,
