@@ -53,8 +53,24 @@ public static class PasskeyEvaluator
         return digits.Length > 18 ? long.MaxValue : long.Parse(digits, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Correct when the answer's first run of digits equals the passkey.</summary>
-    public static bool IsCorrect(string answer, int passkey) => ExtractNumber(answer) == passkey;
+    /// <summary>Stop strings of LM-Infinite's StoppingWords: generation ends once the text reaches one.</summary>
+    public static IReadOnlyList<string> StopStrings { get; } = ["\n", "</Answer>", "</Summary>"];
+
+    /// <summary>The generated text up to its first stop string (what LM-Infinite keeps of an answer).</summary>
+    public static string CutAtStop(string generated)
+    {
+        ArgumentNullException.ThrowIfNull(generated);
+        int end = generated.Length;
+        foreach (string stop in StopStrings)
+        {
+            int at = generated.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && at < end) end = at;
+        }
+        return generated[..end];
+    }
+
+    /// <summary>Correct when the first run of digits before any stop string equals the passkey.</summary>
+    public static bool IsCorrect(string answer, int passkey) => ExtractNumber(CutAtStop(answer)) == passkey;
 
     /// <summary>
     /// Runs every length x depth x trial: <paramref name="countTokens"/> measures prompts (BOS included as the model
@@ -80,7 +96,7 @@ public static class PasskeyEvaluator
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var prompt = PasskeyPrompt.Build(countTokens, length, depth, key);
-                    string text = answer(prompt);
+                    string text = CutAtStop(answer(prompt));
                     answers.Add(text);
                     if (IsCorrect(text, key)) correct++;
                     tokens += prompt.Tokens;

@@ -102,6 +102,10 @@ public sealed class PasskeyTests
     [InlineData("the key 1234567", 1234567, true)]
     [InlineData("Once upon a time", 1234567, false)]
     [InlineData("", 7, false)]
+    // LM-Infinite stops at "\n", "</Answer>", "</Summary>": digits after the first stop do not count.
+    [InlineData("1234567\nThe pass key", 1234567, true)]
+    [InlineData("\n1234567", 1234567, false)]
+    [InlineData("</Answer>1234567", 1234567, false)]
     public void Scoring_takes_the_first_run_of_digits(string answer, int passkey, bool correct) =>
         Assert.Equal(correct, PasskeyEvaluator.IsCorrect(answer, passkey));
 
