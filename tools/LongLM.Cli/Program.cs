@@ -36,6 +36,7 @@ public static class Program
             InfoCommand.Create(io),
             MakeFixtureCommand.Create(io),
             PplCommand.Create(io),
+            ContinueEvalCommand.Create(io),
             ChatTemplateCommand.Create(io),
         };
         root.Options.Add(CliIO.Verbose);
