@@ -37,6 +37,7 @@ public static class Program
             MakeFixtureCommand.Create(io),
             PplCommand.Create(io),
             PasskeyCommand.Create(io),
+            ContinueEvalCommand.Create(io),
             ChatTemplateCommand.Create(io),
         };
         root.Options.Add(CliIO.Verbose);
