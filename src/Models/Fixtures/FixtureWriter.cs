@@ -26,7 +26,7 @@ public static class FixtureWriter
 
     /// <summary>
     /// A CLEX checkpoint made from the RoPE model in <paramref name="baseDirectory"/> (family "FAMILY-clex", e.g.
-    /// "llama-clex", "phi-clex"; <paramref name="clexFamily"/> names it and must match the base's family): its
+    /// "llama-clex", "phi-clex"; <paramref name="clexFamily"/>, by default the base's family + "-clex", must match it): its
     /// config.json with <c>"rope_scaling": {"type": "clex", "max_factor", "param_factor", "act", "time_dt"}</c> and
     /// <c>"log_scale": false</c> added, its tokenizer files, every tensor it has (same names, same dtype), and the CLEX
     /// layer under the checkpoint's names (algorithms.md 3.2; every CLEX release keeps it at model.clex_layer), with d =
@@ -37,17 +37,18 @@ public static class FixtureWriter
     /// solution with t, so tests built on the fixture tell the learned dynamics from NTK scaling.
     /// </summary>
     public static void WriteClex(string baseDirectory, ulong seed, string directory, int maxFactor = 8, double paramFactor = 1,
-        string act = "tanh", double timeDt = 0.01, string clexFamily = "llama-clex")
+        string act = "tanh", double timeDt = 0.01, string? clexFamily = null)
     {
         if (!Directory.Exists(baseDirectory)) throw new LongLMException($"{baseDirectory}: base model folder not found", baseDirectory);
         if (maxFactor < 1) throw new LongLMException($"max_factor must be at least 1, not {maxFactor}");
         if (act is not ("tanh" or "silu")) throw new LongLMException($"act must be tanh or silu, not '{act}'");
         if (!(timeDt > 0)) throw new LongLMException($"time_dt must be positive, not {timeDt}");
         if (Path.GetFullPath(baseDirectory) == Path.GetFullPath(directory)) throw new LongLMException("the fixture cannot be written over its base folder");
-        if (!BaseFamilies.Contains(clexFamily)) throw new LongLMException($"unknown CLEX fixture family '{clexFamily}' (available: {string.Join(", ", BaseFamilies)})");
         // The family's own reading of config.json, so d is its rotary dim (partial rotary included).
         var config = ModelRegistry.LoadConfig(baseDirectory);
         string family = ModelRegistry.FamilyOf(config);
+        clexFamily ??= family + "-clex";
+        if (!BaseFamilies.Contains(clexFamily)) throw new LongLMException($"unknown CLEX fixture family '{clexFamily}' (available: {string.Join(", ", BaseFamilies)})");
         if (ModelRegistry.PositionalEncodingOf(config) != "rope" || family + "-clex" != clexFamily)
             throw new LongLMException($"{baseDirectory}: {clexFamily} fixtures are made from {clexFamily[..^"-clex".Length]} models, not a {family} model (model_type '{config.ModelType}')");
         if (config.RopeScaling is not null)
@@ -86,14 +87,10 @@ public static class FixtureWriter
         }
         var invFreq = new float[m];
         for (int k = 0; k < m; k++) invFreq[k] = (float)(1.0 / Math.Pow(config.RopeTheta, 2.0 * k / d));
-        var random = new SplitMix64(seed);
-        Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
-        };
+        var values = new FixtureValues(seed);
         writer.Add(ClexRope.InvFreqTensor, DType.F32, [m], invFreq);
-        writer.Add(ClexRope.UpProjTensor, DType.F32, [m, hidden], Uniform(0.5f));
-        writer.Add(ClexRope.DownProjTensor, DType.F32, [hidden, m], Uniform(0.3f));
+        writer.Add(ClexRope.UpProjTensor, DType.F32, [m, hidden], values.Uniform(0.5f));
+        writer.Add(ClexRope.DownProjTensor, DType.F32, [hidden, m], values.Uniform(0.3f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -122,34 +119,13 @@ public static class FixtureWriter
         ByteLevelBpeFixture.Write(directory, shape.Vocab);
     }
 
-    private static string TorchDtype(DType dtype) => dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
-
-    private static void WriteConfig(string directory, Dictionary<string, object?> config) =>
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
-
-    /// <summary>Seeded values: Uniform(-a, a) for projections and embeddings, 1 + Uniform(-0.1, 0.1) for norm weights.</summary>
-    private sealed class Values(ulong seed)
-    {
-        private readonly SplitMix64 _random = new(seed);
-
-        public Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = _random.NextSigned() * scale;
-        };
-
-        public void NearOne(Span<float> span)
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = 1f + _random.NextSigned() * 0.1f;
-        }
-    }
-
     /// <summary>HF MptForCausalLM names and config (MptConfig / MptAttentionConfig), as mpt-7b's config.json spells them.</summary>
     private static void WriteMpt(FixtureShape s, DType dtype, ulong seed, string directory)
     {
         if (s.Intermediate % s.Hidden != 0) throw new LongLMException($"MPT's MLP width must be expansion_ratio * d_model; {s.Intermediate} is not a multiple of {s.Hidden}");
         int eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
         bool noBias = !s.AttentionBias;
-        WriteConfig(directory, new Dictionary<string, object?>
+        FixtureValues.WriteConfig(directory, new Dictionary<string, object?>
         {
             ["architectures"] = new[] { "MptForCausalLM" },
             ["model_type"] = "mpt",
@@ -176,10 +152,10 @@ public static class FixtureWriter
             ["tie_word_embeddings"] = s.Tied,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = TorchDtype(dtype),
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         });
 
-        var v = new Values(seed);
+        var v = new FixtureValues(seed);
         long d = s.Hidden;
         var writer = new SafeTensorsWriter();
         writer.Add("transformer.wte.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
@@ -214,7 +190,7 @@ public static class FixtureWriter
     {
         if (s.Intermediate != 4 * s.Hidden) throw new LongLMException($"BLOOM's MLP width is 4 * hidden_size = {4 * s.Hidden}, not {s.Intermediate}");
         int eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
-        WriteConfig(directory, new Dictionary<string, object?>
+        FixtureValues.WriteConfig(directory, new Dictionary<string, object?>
         {
             ["architectures"] = new[] { "BloomForCausalLM" },
             ["model_type"] = "bloom",
@@ -228,10 +204,10 @@ public static class FixtureWriter
             ["tie_word_embeddings"] = s.Tied,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = TorchDtype(dtype),
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         });
 
-        var v = new Values(seed);
+        var v = new FixtureValues(seed);
         long d = s.Hidden;
         var writer = new SafeTensorsWriter();
         writer.Add("transformer.word_embeddings.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
@@ -263,7 +239,7 @@ public static class FixtureWriter
     private static void WritePhi(FixtureShape s, DType dtype, ulong seed, string directory)
     {
         int headDim = s.Hidden / s.Heads, eos = ByteLevelBpeFixture.EndOfTextId(s.Vocab);
-        WriteConfig(directory, new Dictionary<string, object?>
+        FixtureValues.WriteConfig(directory, new Dictionary<string, object?>
         {
             ["architectures"] = new[] { "PhiForCausalLM" },
             ["model_type"] = "phi",
@@ -286,10 +262,10 @@ public static class FixtureWriter
             ["tie_word_embeddings"] = s.Tied,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = TorchDtype(dtype),
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         });
 
-        var v = new Values(seed);
+        var v = new FixtureValues(seed);
         long d = s.Hidden, q = (long)s.Heads * headDim, kv = (long)s.KvHeads * headDim;
         var writer = new SafeTensorsWriter();
         writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, d], v.Uniform(0.5f));
@@ -341,45 +317,37 @@ public static class FixtureWriter
             ["mlp_bias"] = false,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" },
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+        FixtureValues.WriteConfig(directory, config);
 
-        var random = new SplitMix64(seed);
         // Uniform(-a, a) with a = 0.035 has std 0.02, HF's initializer_range; norms near 1 so they matter.
-        Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
-        };
-        Action<Span<float>> NearOne = span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = 1f + random.NextSigned() * 0.1f;
-        };
+        var values = new FixtureValues(seed);
         long q = (long)s.Heads * headDim, kv = (long)s.KvHeads * headDim;
         var writer = new SafeTensorsWriter();
-        writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, s.Hidden], Uniform(0.5f));
+        writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, s.Hidden], values.Uniform(0.5f));
         for (int l = 0; l < s.Layers; l++)
         {
             string p = $"model.layers.{l}.";
-            writer.Add(p + "input_layernorm.weight", dtype, [s.Hidden], NearOne);
-            writer.Add(p + "self_attn.q_proj.weight", dtype, [q, s.Hidden], Uniform(0.2f));
-            writer.Add(p + "self_attn.k_proj.weight", dtype, [kv, s.Hidden], Uniform(0.2f));
-            writer.Add(p + "self_attn.v_proj.weight", dtype, [kv, s.Hidden], Uniform(0.2f));
+            writer.Add(p + "input_layernorm.weight", dtype, [s.Hidden], values.NearOne);
+            writer.Add(p + "self_attn.q_proj.weight", dtype, [q, s.Hidden], values.Uniform(0.2f));
+            writer.Add(p + "self_attn.k_proj.weight", dtype, [kv, s.Hidden], values.Uniform(0.2f));
+            writer.Add(p + "self_attn.v_proj.weight", dtype, [kv, s.Hidden], values.Uniform(0.2f));
             if (s.AttentionBias)
             {
-                writer.Add(p + "self_attn.q_proj.bias", dtype, [q], Uniform(0.1f));
-                writer.Add(p + "self_attn.k_proj.bias", dtype, [kv], Uniform(0.1f));
-                writer.Add(p + "self_attn.v_proj.bias", dtype, [kv], Uniform(0.1f));
-                writer.Add(p + "self_attn.o_proj.bias", dtype, [s.Hidden], Uniform(0.1f));
+                writer.Add(p + "self_attn.q_proj.bias", dtype, [q], values.Uniform(0.1f));
+                writer.Add(p + "self_attn.k_proj.bias", dtype, [kv], values.Uniform(0.1f));
+                writer.Add(p + "self_attn.v_proj.bias", dtype, [kv], values.Uniform(0.1f));
+                writer.Add(p + "self_attn.o_proj.bias", dtype, [s.Hidden], values.Uniform(0.1f));
             }
-            writer.Add(p + "self_attn.o_proj.weight", dtype, [s.Hidden, q], Uniform(0.1f));
-            writer.Add(p + "post_attention_layernorm.weight", dtype, [s.Hidden], NearOne);
-            writer.Add(p + "mlp.gate_proj.weight", dtype, [s.Intermediate, s.Hidden], Uniform(0.1f));
-            writer.Add(p + "mlp.up_proj.weight", dtype, [s.Intermediate, s.Hidden], Uniform(0.1f));
-            writer.Add(p + "mlp.down_proj.weight", dtype, [s.Hidden, s.Intermediate], Uniform(0.1f));
+            writer.Add(p + "self_attn.o_proj.weight", dtype, [s.Hidden, q], values.Uniform(0.1f));
+            writer.Add(p + "post_attention_layernorm.weight", dtype, [s.Hidden], values.NearOne);
+            writer.Add(p + "mlp.gate_proj.weight", dtype, [s.Intermediate, s.Hidden], values.Uniform(0.1f));
+            writer.Add(p + "mlp.up_proj.weight", dtype, [s.Intermediate, s.Hidden], values.Uniform(0.1f));
+            writer.Add(p + "mlp.down_proj.weight", dtype, [s.Hidden, s.Intermediate], values.Uniform(0.1f));
         }
-        writer.Add("model.norm.weight", dtype, [s.Hidden], NearOne);
-        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, s.Hidden], Uniform(0.1f));
+        writer.Add("model.norm.weight", dtype, [s.Hidden], values.NearOne);
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, s.Hidden], values.Uniform(0.1f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"llama/{s.Name}/seed={seed}" });
     }
 }

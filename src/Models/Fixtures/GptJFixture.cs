@@ -35,40 +35,32 @@ internal static class GptJFixture
             ["tie_word_embeddings"] = s.Tied,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" },
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+        FixtureValues.WriteConfig(directory, config);
 
-        var random = new SplitMix64(seed);
-        Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
-        };
-        void NearOne(Span<float> span)
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = 1f + random.NextSigned() * 0.1f;
-        }
+        var values = new FixtureValues(seed);
         long d = s.Hidden, inner = s.Intermediate;
         var writer = new SafeTensorsWriter();
-        writer.Add("transformer.wte.weight", dtype, [s.Vocab, d], Uniform(0.5f));
+        writer.Add("transformer.wte.weight", dtype, [s.Vocab, d], values.Uniform(0.5f));
         for (int l = 0; l < s.Layers; l++)
         {
             string p = $"transformer.h.{l}.";
-            writer.Add(p + "ln_1.weight", dtype, [d], NearOne);
-            writer.Add(p + "ln_1.bias", dtype, [d], Uniform(0.1f));
-            writer.Add(p + "attn.q_proj.weight", dtype, [d, d], Uniform(0.2f));
-            writer.Add(p + "attn.k_proj.weight", dtype, [d, d], Uniform(0.2f));
-            writer.Add(p + "attn.v_proj.weight", dtype, [d, d], Uniform(0.2f));
-            writer.Add(p + "attn.out_proj.weight", dtype, [d, d], Uniform(0.1f));
-            writer.Add(p + "mlp.fc_in.weight", dtype, [inner, d], Uniform(0.1f));
-            writer.Add(p + "mlp.fc_in.bias", dtype, [inner], Uniform(0.1f));
-            writer.Add(p + "mlp.fc_out.weight", dtype, [d, inner], Uniform(0.1f));
-            writer.Add(p + "mlp.fc_out.bias", dtype, [d], Uniform(0.1f));
+            writer.Add(p + "ln_1.weight", dtype, [d], values.NearOne);
+            writer.Add(p + "ln_1.bias", dtype, [d], values.Uniform(0.1f));
+            writer.Add(p + "attn.q_proj.weight", dtype, [d, d], values.Uniform(0.2f));
+            writer.Add(p + "attn.k_proj.weight", dtype, [d, d], values.Uniform(0.2f));
+            writer.Add(p + "attn.v_proj.weight", dtype, [d, d], values.Uniform(0.2f));
+            writer.Add(p + "attn.out_proj.weight", dtype, [d, d], values.Uniform(0.1f));
+            writer.Add(p + "mlp.fc_in.weight", dtype, [inner, d], values.Uniform(0.1f));
+            writer.Add(p + "mlp.fc_in.bias", dtype, [inner], values.Uniform(0.1f));
+            writer.Add(p + "mlp.fc_out.weight", dtype, [d, inner], values.Uniform(0.1f));
+            writer.Add(p + "mlp.fc_out.bias", dtype, [d], values.Uniform(0.1f));
         }
-        writer.Add("transformer.ln_f.weight", dtype, [d], NearOne);
-        writer.Add("transformer.ln_f.bias", dtype, [d], Uniform(0.1f));
-        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], Uniform(0.1f));
-        writer.Add("lm_head.bias", dtype, [s.Vocab], Uniform(0.1f));
+        writer.Add("transformer.ln_f.weight", dtype, [d], values.NearOne);
+        writer.Add("transformer.ln_f.bias", dtype, [d], values.Uniform(0.1f));
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, d], values.Uniform(0.1f));
+        writer.Add("lm_head.bias", dtype, [s.Vocab], values.Uniform(0.1f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"gptj/{s.Name}/seed={seed}" });
     }
 }

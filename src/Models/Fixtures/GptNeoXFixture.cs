@@ -40,42 +40,34 @@ internal static class GptNeoXFixture
             ["tie_word_embeddings"] = s.Tied,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" },
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+        FixtureValues.WriteConfig(directory, config);
 
         // Uniform(-a, a) for projections and embeddings, 1 + Uniform(-0.1, 0.1) for LayerNorm weights (FixtureWriter's rule).
-        var random = new SplitMix64(seed);
-        Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
-        };
-        Action<Span<float>> nearOne = span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = 1f + random.NextSigned() * 0.1f;
-        };
+        var values = new FixtureValues(seed);
         long d = s.Hidden, ffn = s.Intermediate;
         var writer = new SafeTensorsWriter();
-        writer.Add("gpt_neox.embed_in.weight", dtype, [s.Vocab, d], Uniform(0.5f));
+        writer.Add("gpt_neox.embed_in.weight", dtype, [s.Vocab, d], values.Uniform(0.5f));
         for (int l = 0; l < s.Layers; l++)
         {
             string p = $"gpt_neox.layers.{l}.";
-            writer.Add(p + "input_layernorm.weight", dtype, [d], nearOne);
-            writer.Add(p + "input_layernorm.bias", dtype, [d], Uniform(0.1f));
-            writer.Add(p + "post_attention_layernorm.weight", dtype, [d], nearOne);
-            writer.Add(p + "post_attention_layernorm.bias", dtype, [d], Uniform(0.1f));
-            writer.Add(p + "attention.query_key_value.weight", dtype, [3 * d, d], Uniform(0.2f));
-            writer.Add(p + "attention.query_key_value.bias", dtype, [3 * d], Uniform(0.1f));
-            writer.Add(p + "attention.dense.weight", dtype, [d, d], Uniform(0.1f));
-            writer.Add(p + "attention.dense.bias", dtype, [d], Uniform(0.1f));
-            writer.Add(p + "mlp.dense_h_to_4h.weight", dtype, [ffn, d], Uniform(0.1f));
-            writer.Add(p + "mlp.dense_h_to_4h.bias", dtype, [ffn], Uniform(0.1f));
-            writer.Add(p + "mlp.dense_4h_to_h.weight", dtype, [d, ffn], Uniform(0.1f));
-            writer.Add(p + "mlp.dense_4h_to_h.bias", dtype, [d], Uniform(0.1f));
+            writer.Add(p + "input_layernorm.weight", dtype, [d], values.NearOne);
+            writer.Add(p + "input_layernorm.bias", dtype, [d], values.Uniform(0.1f));
+            writer.Add(p + "post_attention_layernorm.weight", dtype, [d], values.NearOne);
+            writer.Add(p + "post_attention_layernorm.bias", dtype, [d], values.Uniform(0.1f));
+            writer.Add(p + "attention.query_key_value.weight", dtype, [3 * d, d], values.Uniform(0.2f));
+            writer.Add(p + "attention.query_key_value.bias", dtype, [3 * d], values.Uniform(0.1f));
+            writer.Add(p + "attention.dense.weight", dtype, [d, d], values.Uniform(0.1f));
+            writer.Add(p + "attention.dense.bias", dtype, [d], values.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_h_to_4h.weight", dtype, [ffn, d], values.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_h_to_4h.bias", dtype, [ffn], values.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_4h_to_h.weight", dtype, [d, ffn], values.Uniform(0.1f));
+            writer.Add(p + "mlp.dense_4h_to_h.bias", dtype, [d], values.Uniform(0.1f));
         }
-        writer.Add("gpt_neox.final_layer_norm.weight", dtype, [d], nearOne);
-        writer.Add("gpt_neox.final_layer_norm.bias", dtype, [d], Uniform(0.1f));
-        if (!s.Tied) writer.Add("embed_out.weight", dtype, [s.Vocab, d], Uniform(0.1f));
+        writer.Add("gpt_neox.final_layer_norm.weight", dtype, [d], values.NearOne);
+        writer.Add("gpt_neox.final_layer_norm.bias", dtype, [d], values.Uniform(0.1f));
+        if (!s.Tied) writer.Add("embed_out.weight", dtype, [s.Vocab, d], values.Uniform(0.1f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"gpt-neox/{s.Name}/seed={seed}" });
     }
 }

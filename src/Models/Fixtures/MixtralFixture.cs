@@ -45,42 +45,34 @@ internal static class MixtralFixture
             ["router_jitter_noise"] = 0.0,
             ["bos_token_id"] = eos,
             ["eos_token_id"] = eos,
-            ["torch_dtype"] = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" },
+            ["torch_dtype"] = FixtureValues.TorchDtype(dtype),
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), JsonSerializer.Serialize(config, new JsonSerializerOptions { WriteIndented = true }));
+        FixtureValues.WriteConfig(directory, config);
 
-        var random = new SplitMix64(seed);
-        Action<Span<float>> Uniform(float scale) => span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = random.NextSigned() * scale;
-        };
-        Action<Span<float>> nearOne = span =>
-        {
-            for (int i = 0; i < span.Length; i++) span[i] = 1f + random.NextSigned() * 0.1f;
-        };
+        var values = new FixtureValues(seed);
         long q = (long)s.Heads * headDim, kv = (long)s.KvHeads * headDim;
         var writer = new SafeTensorsWriter();
-        writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, s.Hidden], Uniform(0.5f));
+        writer.Add("model.embed_tokens.weight", dtype, [s.Vocab, s.Hidden], values.Uniform(0.5f));
         for (int l = 0; l < s.Layers; l++)
         {
             string p = $"model.layers.{l}.", m = p + "block_sparse_moe.";
-            writer.Add(p + "input_layernorm.weight", dtype, [s.Hidden], nearOne);
-            writer.Add(p + "self_attn.q_proj.weight", dtype, [q, s.Hidden], Uniform(0.2f));
-            writer.Add(p + "self_attn.k_proj.weight", dtype, [kv, s.Hidden], Uniform(0.2f));
-            writer.Add(p + "self_attn.v_proj.weight", dtype, [kv, s.Hidden], Uniform(0.2f));
-            writer.Add(p + "self_attn.o_proj.weight", dtype, [s.Hidden, q], Uniform(0.1f));
-            writer.Add(p + "post_attention_layernorm.weight", dtype, [s.Hidden], nearOne);
+            writer.Add(p + "input_layernorm.weight", dtype, [s.Hidden], values.NearOne);
+            writer.Add(p + "self_attn.q_proj.weight", dtype, [q, s.Hidden], values.Uniform(0.2f));
+            writer.Add(p + "self_attn.k_proj.weight", dtype, [kv, s.Hidden], values.Uniform(0.2f));
+            writer.Add(p + "self_attn.v_proj.weight", dtype, [kv, s.Hidden], values.Uniform(0.2f));
+            writer.Add(p + "self_attn.o_proj.weight", dtype, [s.Hidden, q], values.Uniform(0.1f));
+            writer.Add(p + "post_attention_layernorm.weight", dtype, [s.Hidden], values.NearOne);
             // Router weights large enough that the top-2 / top-3 gaps are wide (no golden row near a routing tie).
-            writer.Add(m + "gate.weight", dtype, [Experts, s.Hidden], Uniform(0.5f));
+            writer.Add(m + "gate.weight", dtype, [Experts, s.Hidden], values.Uniform(0.5f));
             for (int e = 0; e < Experts; e++)
             {
-                writer.Add($"{m}experts.{e}.w1.weight", dtype, [s.Intermediate, s.Hidden], Uniform(0.1f));
-                writer.Add($"{m}experts.{e}.w2.weight", dtype, [s.Hidden, s.Intermediate], Uniform(0.1f));
-                writer.Add($"{m}experts.{e}.w3.weight", dtype, [s.Intermediate, s.Hidden], Uniform(0.1f));
+                writer.Add($"{m}experts.{e}.w1.weight", dtype, [s.Intermediate, s.Hidden], values.Uniform(0.1f));
+                writer.Add($"{m}experts.{e}.w2.weight", dtype, [s.Hidden, s.Intermediate], values.Uniform(0.1f));
+                writer.Add($"{m}experts.{e}.w3.weight", dtype, [s.Intermediate, s.Hidden], values.Uniform(0.1f));
             }
         }
-        writer.Add("model.norm.weight", dtype, [s.Hidden], nearOne);
-        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, s.Hidden], Uniform(0.1f));
+        writer.Add("model.norm.weight", dtype, [s.Hidden], values.NearOne);
+        if (!s.Tied) writer.Add("lm_head.weight", dtype, [s.Vocab, s.Hidden], values.Uniform(0.1f));
         writer.Write(Path.Combine(directory, WeightStore.SingleFile), new Dictionary<string, string> { ["format"] = "pt", ["longlm_fixture"] = $"mixtral/{s.Name}/seed={seed}" });
     }
 }

@@ -169,10 +169,10 @@ public sealed record ModelConfig
         AtMost((long)NumAttentionHeads * HeadDim, MaxWidth, "num_attention_heads x head_dim");
         if (NumAttentionHeads % NumKeyValueHeads != 0)
             throw new ConfigException(FilePath, $"num_attention_heads {NumAttentionHeads} is not a multiple of num_key_value_heads {NumKeyValueHeads}");
-        if (RotaryDim > HeadDim || RotaryDim % 2 != 0)
-            throw new ConfigException(FilePath, $"the rotary dimension {RotaryDim} must be even and at most head_dim {HeadDim}");
         if (PartialRotaryFactor is <= 0 or > 1)
             throw new ConfigException(FilePath, $"partial_rotary_factor {PartialRotaryFactor} must lie in (0, 1]");
+        if (familyFields && (RotaryDim > HeadDim || RotaryDim % 2 != 0))
+            throw new ConfigException(FilePath, $"the rotary dimension {RotaryDim} must be even and at most head_dim {HeadDim}");
         if (RmsNormEps is < 0 or > 1) throw new ConfigException(FilePath, $"rms_norm_eps {RmsNormEps} is out of range");
         if (RopeTheta <= 0) throw new ConfigException(FilePath, $"rope_theta {RopeTheta} must be positive");
     }
