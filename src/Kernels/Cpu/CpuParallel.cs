@@ -36,6 +36,10 @@ internal static class CpuParallel
 {
     private static readonly Stack<Ticket> s_tickets = new();
 
+    // Tests widen the moment between writing a call's fields and opening it to helpers (0: no delay), so that a
+    // helper left over from the previous call is there to try its claim; per thread, so it slows only their calls.
+    [ThreadStatic] internal static int t_publishDelaySpins;
+
     /// <summary>
     /// Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread and
     /// <paramref name="workers"/> the most threads that work on the call at once (the caller and workers - 1 helpers).
@@ -61,12 +65,18 @@ internal static class CpuParallel
         }
         // Four chunks per worker balance uneven cores without paying scheduling cost per row.
         int chunks = Math.Min(workers * 4, (count + grain - 1) / grain);
+        // A helper queued for an earlier call may still be looking for a chunk. Bump the generation, closed (next
+        // chunk past any count), before touching the call's fields: were the new chunk count published first, that
+        // late helper would pass its generation check against the old generation and the new count, claim a chunk of
+        // this call and add its completion to this call's count, so the call could return with a chunk unfinished.
+        long generation = (Volatile.Read(ref job.State) >> 32) + 1;
+        Volatile.Write(ref job.State, (generation << 32) | int.MaxValue);
         job.Count = count;
         job.Size = (count + chunks - 1) / chunks;
         job.Chunks = chunks;
         job.Completed = 0;
         job.Error = null;
-        long generation = (Volatile.Read(ref job.State) >> 32) + 1;
+        if (t_publishDelaySpins > 0) Thread.SpinWait(t_publishDelaySpins);
         Volatile.Write(ref job.State, generation << 32);
         for (int i = Math.Min(workers - 1, chunks - 1); i > 0; i--)
             ThreadPool.UnsafeQueueUserWorkItem(RentTicket(job, generation), preferLocal: false);

@@ -53,6 +53,56 @@ public sealed class CpuThreadsTests
         Assert.InRange(job.Threads.Count, 2, 2);
     }
 
+    /// <summary>Stamps each item with the call's number, so a call that returns before all its chunks ran shows.</summary>
+    private sealed class StampJob : RangeJob
+    {
+        public int[] Stamp = new int[256];
+        public int Call;
+
+        public override void Run(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                Thread.SpinWait(2);
+                Stamp[i] = Call;
+            }
+        }
+
+        public override void Clear()
+        {
+        }
+    }
+
+    [Fact]
+    public void ManyCalls_GrowingChunkCounts_EachCallWaitsForAllItsChunks()
+    {
+        // A helper queued for one call can start after the caller has claimed every chunk itself and moved on to the
+        // next call. Alternating 8 and 256 items makes the next call have more chunks than the last; with the next
+        // call's chunk count published before its generation, such a late helper claimed a chunk of the new call under
+        // the old generation and its completion was counted twice, so the call returned with a chunk unfinished
+        // (seen once in CI as logits off by 15). Sixteen callers on two cores keep helpers late, and each caller widens
+        // the moment between writing a call's fields and opening it (a few nanoseconds otherwise): with the old order
+        // this test failed within about 10 s; without the widening it did not fail in 40 s.
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var callers = Enumerable.Range(0, 16).Select(_ => new Thread(() =>
+        {
+            var job = new StampJob();
+            CpuParallel.t_publishDelaySpins = 200;
+            for (int call = 1; deadline.Elapsed < TimeSpan.FromSeconds(20) && errors.IsEmpty; call++)
+            {
+                int count = call % 2 == 0 ? 256 : 8;
+                job.Call = call;
+                CpuParallel.Run(job, count, grain: 1, workers: 8);
+                for (int i = 0; i < count; i++)
+                    if (job.Stamp[i] != call) { errors.Add($"call {call} ({deadline.Elapsed.TotalSeconds:F1} s): item {i} not run before the call returned"); break; }
+            }
+        })).ToArray();
+        foreach (var t in callers) t.Start();
+        foreach (var t in callers) t.Join();
+        Assert.Empty(errors);
+    }
+
     [Fact]
     public void Constructor_ChecksTheRange()
     {
