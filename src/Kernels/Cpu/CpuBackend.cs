@@ -119,7 +119,14 @@ public sealed class CpuBackend : IBackend
         shape.Validate();
         var job = PerThread<CpuJobs.Attention>.Job;
         job.Set(Host(buffers.Query), Host(buffers.LocalKeys), Host(buffers.LocalValues), Host(buffers.Output), Optional(buffers.FarQuery),
-            Optional(buffers.FarKeys), Optional(buffers.FarValues), Optional(buffers.ExtraLogits), Optional(buffers.ExtraValues), Optional(buffers.AlibiSlopes), shape);
+            Optional(buffers.FarKeys), Optional(buffers.FarValues), Optional(buffers.ExtraLogits), Optional(buffers.ExtraValues), Optional(buffers.AlibiSlopes), shape,
+            tiled: shape.QueryCount > 1);
+        if (shape.QueryCount > 1)
+        {
+            // A block of queries (prefill): tiles of rows x KV heads, each worth a thread.
+            CpuParallel.Run(job, shape.KvHeads * ((shape.QueryCount + Ops.Attention.TileRows - 1) / Ops.Attention.TileRows), 1, Threads);
+            return;
+        }
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
         CpuParallel.Run(job, shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), Threads);
     }

@@ -118,17 +118,30 @@ internal static class CpuJobs
         private float[] _q = [], _k = [], _v = [], _o = [];
         private float[]? _fq, _fk, _fv, _el, _ev, _slopes;
         private AttentionShape _shape;
+        private bool _tiled;
 
-        public void Set(float[] q, float[] k, float[] v, float[] o, float[]? fq, float[]? fk, float[]? fv, float[]? el, float[]? ev, float[]? slopes, AttentionShape shape)
+        /// <summary>Items: (row, head) pairs, or with <paramref name="tiled"/> (tile of rows, KV head) pairs for Ops.Attention.Tile.</summary>
+        public void Set(float[] q, float[] k, float[] v, float[] o, float[]? fq, float[]? fk, float[]? fv, float[]? el, float[]? ev, float[]? slopes,
+            AttentionShape shape, bool tiled)
         {
-            (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape);
+            (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape, _tiled) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape, tiled);
         }
 
         public override void Run(int start, int end)
         {
             var s = _shape;
-            float[] scratch = Scratch(s.LocalCount + s.FarCount + s.ExtraCount);
             var spans = new AttentionSpans(_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes);
+            if (_tiled)
+            {
+                float[] tileScratch = Scratch(Ops.Attention.TileScratchLength(s));
+                for (int job = start; job < end; job++)
+                {
+                    int rowStart = job / s.KvHeads * Ops.Attention.TileRows;
+                    Ops.Attention.Tile(spans, s, job % s.KvHeads, rowStart, Math.Min(s.QueryCount, rowStart + Ops.Attention.TileRows), tileScratch);
+                }
+                return;
+            }
+            float[] scratch = Scratch(s.LocalCount + s.FarCount + s.ExtraCount);
             for (int job = start; job < end; job++)
                 Ops.Attention.Head(spans, s, job / s.Heads, job % s.Heads, scratch);
         }

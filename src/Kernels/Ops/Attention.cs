@@ -7,7 +7,7 @@ namespace LongLM.Kernels.Ops;
 /// distance ceiling, top-k extras, one softmax. The fast path and the double-precision reference share the
 /// membership functions below, which are the dense rule of algorithms.md 2.2 written once.
 /// </summary>
-public static class Attention
+public static partial class Attention
 {
     /// <summary>First local position visible to the query at <paramref name="position"/>.</summary>
     public static long LocalStart(in AttentionShape s, long position) =>

@@ -177,6 +177,12 @@ public abstract class BackendParityTests : IDisposable
         { "prefill 40 rows, lambda: G=4 far keys, hd 64", Shape(40, 30, 2, 1, 64) with { Window = 16, LocalFirstPosition = 15, LocalCount = 55, FarCount = 4, GlobalLimit = 4, StationaryFrom = 16 } },
         { "prefill 40 rows, ceiling-only: 72 far keys, zero band", Shape(40, 40, 4, 2, 8) with { Window = 8, LocalFirstPosition = 33, LocalCount = 47, FarCount = 72, StationaryFrom = 12 } },
         { "prefill 33 rows, top-k: 35 extras on the last row", Shape(33, 20, 4, 2, 8) with { Window = 8, LocalFirstPosition = 13, LocalCount = 40, FarCount = 2, GlobalLimit = 2, StationaryFrom = 8, ExtraCount = 35 } },
+        // The cpu backend's row tiles (Ops.Attention.Tile, 64 rows): several tiles, a short last one, head dims that are
+        // not multiples of 4 or 8, fewer keys than one vector, and top-k extras landing in the last tile.
+        { "prefill 150 rows over three row tiles, window 50, lambda far keys, hd 12", Shape(150, 60, 4, 2, 12) with { Window = 50, LocalFirstPosition = 11, LocalCount = 199, FarCount = 5, GlobalLimit = 5, StationaryFrom = 50 } },
+        { "prefill 130 rows, vanilla, hd 6, MQA", Shape(130, 0, 3, 1, 6) },
+        { "prefill 70 rows, window 5, hd 8", Shape(70, 0, 2, 2, 8) with { Window = 5 } },
+        { "prefill 129 rows, top-k extras in the last row tile, hd 16", Shape(129, 20, 4, 2, 16) with { Window = 40, LocalFirstPosition = 0, LocalCount = 149, FarCount = 3, GlobalLimit = 3, StationaryFrom = 40, ExtraCount = 4 } },
         { "ALiBi, prefill 40 rows, vanilla, hd 128", Shape(40, 0, 2, 2, 128) },
         { "ALiBi, prefill 40 rows, lambda clipped at D", Shape(40, 20, 4, 2, 64) with { Window = 10, LocalFirstPosition = 11, LocalCount = 49, FarCount = 3, GlobalLimit = 3, StationaryFrom = 10, AlibiDistanceCap = 10 } },
     };

@@ -94,7 +94,8 @@ public sealed class AlibiModelTests : IDisposable
         using var lambda = LanguageModel.Load(Fixture(family), "cpu", Lambda);
         int vocab = vanilla.Config.VocabSize, same = 9 * vocab;
         float[] a = vanilla.Logits(ids), b = lambda.Logits(ids);
-        Assert.Equal(a[..same], b[..same]);
+        // Rows 0..L-1 agree to rounding: a prefill sums a far key's share of the output apart from the local keys'.
+        for (int i = 0; i < same; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5, $"logit {i} (row {i / vocab}): vanilla {a[i]}, Lambda {b[i]}");
         for (int row = 0; row < ids.Length; row++)
         {
             double runtime = Enumerable.Range(row * vocab, vocab).Max(i => Math.Abs(a[i] - b[i]));
