@@ -34,15 +34,7 @@ public static partial class Attention
         var logits = scratch[..(farEnd + localCount + extra)];
 
         float slope = b.AlibiSlopes.IsEmpty ? 0f : b.AlibiSlopes[head];
-        for (int f = 0; f < farEnd; f++)
-        {
-            long distance = i - (s.FarFirstPosition + f);
-            logits[f] = distance >= s.StationaryFrom
-                ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
-                : 0f;
-            // Far keys sit at the clipped distance D (algorithms.md 2.4: starting tokens at -m*D), whatever their true distance.
-            if (slope != 0f) logits[f] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
-        }
+        FarLogits(b, s, row, head, logits[..farEnd]);
         long firstLocal = s.LocalFirstPosition + localFrom;
         for (int j = 0; j < localCount; j++)
         {
@@ -64,6 +56,23 @@ public static partial class Attention
             TensorPrimitives.MultiplyAdd(b.LocalValues.Slice((localFrom + j) * stride + kvHead * hd, hd), logits[farEnd + j], o, o);
         for (int e = 0; e < extra; e++)
             TensorPrimitives.MultiplyAdd(b.ExtraValues.Slice((head * s.ExtraCount + e) * hd, hd), logits[farEnd + localCount + e], o, o);
+    }
+
+    /// <summary>Logits of far slots [0, logits.Length) for (row, head): the ceiling logit, 0 in the zero band, ALiBi at the cap.</summary>
+    private static void FarLogits(AttentionSpans b, in AttentionShape s, int row, int head, Span<float> logits)
+    {
+        int hd = s.HeadDim, stride = s.KvHeads * hd, kvHead = head / (s.Heads / s.KvHeads);
+        long i = s.FirstQueryPosition + row;
+        float slope = b.AlibiSlopes.IsEmpty ? 0f : b.AlibiSlopes[head];
+        for (int f = 0; f < logits.Length; f++)
+        {
+            long distance = i - (s.FarFirstPosition + f);
+            logits[f] = distance >= s.StationaryFrom
+                ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
+                : 0f;
+            // Far keys sit at the clipped distance D (algorithms.md 2.4: starting tokens at -m*D), whatever their true distance.
+            if (slope != 0f) logits[f] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
+        }
     }
 
     /// <summary>Scalar reference in double precision: the same rule, key by key, every row and head.</summary>

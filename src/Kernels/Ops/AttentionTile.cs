@@ -59,14 +59,7 @@ public static partial class Attention
                 var local = logits.Slice(farEnd, count);
                 var q = b.Query.Slice((row * s.Heads + head) * hd, hd);
                 float slope = b.AlibiSlopes.IsEmpty ? 0f : b.AlibiSlopes[head];
-                for (int f = 0; f < farEnd; f++)
-                {
-                    long distance = i - (s.FarFirstPosition + f);
-                    logits[f] = distance >= s.StationaryFrom
-                        ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
-                        : 0f;
-                    if (slope != 0f) logits[f] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
-                }
+                FarLogits(b, s, row, head, logits[..farEnd]);
                 LocalLogits(keysT, n, from, q, s.Scale, local);
                 if (slope != 0f)
                     for (int j = 0; j < count; j++) local[j] -= slope * Math.Min(i - (firstLocal + j), s.AlibiDistanceCap);
