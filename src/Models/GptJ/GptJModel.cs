@@ -52,29 +52,10 @@ public sealed class GptJModel : DecoderModel
     protected override void RunLayers(ReadOnlySpan<int> ids, SequenceState sequence)
     {
         var c = Config;
-        var b = Backend;
-        var ws = sequence.Workspace;
-        int n = ids.Length, d = c.HiddenSize;
-        long rows = (long)n * d;
-        b.Embedding(_weights.Wte, ids, ws.X);
-
+        Backend.Embedding(_weights.Wte, ids, sequence.Workspace.X);
+        // One LayerNorm feeds attention and the MLP (gelu_new), whose outputs are both added to x.
         for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            var w = _weights.Layers[l];
-            b.LayerNorm(ws.X, w.Ln1, w.Ln1Bias, ws.Xb, n, d, _eps);
-            // Both branches read h = ln_1(x) in Xb, so the MLP's hidden goes first into Up (it outlives attention);
-            // then q, k, v from Xb, and only then is Xb free to carry each branch's output into X, one after the other.
-            b.MatMul(ws.Xb, w.FcIn, w.FcInBias, ws.Up, n);
-            b.Gelu(ws.Up, ws.Up, (long)n * c.IntermediateSize, GeluApproximation.Tanh);
-            b.MatMul(ws.Xb, w.QProj, null, ws.Q, n);
-            b.MatMul(ws.Xb, w.KProj, null, ws.K, n);
-            b.MatMul(ws.Xb, w.VProj, null, ws.V, n);
-            Attention.Run(l, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-            b.MatMul(ws.Attn, w.OutProj, null, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, rows);
-            b.MatMul(ws.Up, w.FcOut, w.FcOutBias, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, rows);
-        }
+            LayerNormGeluBlock.RunParallel(Backend, sequence, Attention, l, _weights.Layers[l], ids.Length, c.HiddenSize, c.IntermediateSize, _eps, GeluApproximation.Tanh);
     }
 
     /// <inheritdoc />

@@ -12,7 +12,16 @@ public sealed record GptJLayerWeights(
     DeviceWeight VProj,                           // (n_embd, n_embd), attn.v_proj, no bias
     DeviceWeight OutProj,                         // (n_embd, n_embd), attn.out_proj, no bias
     DeviceWeight FcIn, DeviceWeight FcInBias,     // (n_inner, n_embd), mlp.fc_in
-    DeviceWeight FcOut, DeviceWeight FcOutBias);  // (n_embd, n_inner), mlp.fc_out
+    DeviceWeight FcOut, DeviceWeight FcOutBias)   // (n_embd, n_inner), mlp.fc_out
+    : ILayerNormGeluLayer
+{
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionNorm => (Ln1, Ln1Bias);
+    (DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Qkv => (QProj, null, KProj, null, VProj, null);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionOut => (OutProj, null);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.MlpNorm => (Ln1, Ln1Bias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Up => (FcIn, FcInBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Down => (FcOut, FcOutBias);
+}
 
 /// <summary>All weights of a GPT-J model, shape-checked against config.json as they load.</summary>
 public sealed record GptJWeights(

@@ -56,36 +56,10 @@ public sealed class GptNeoXModel : DecoderModel
         Backend.Embedding(_weights.EmbedIn, ids, sequence.Workspace.X);
         for (int l = 0; l < c.NumHiddenLayers; l++)
         {
-            if (_settings.UseParallelResidual) RunParallel(sequence, l, _weights.Layers[l], n);
+            // use_parallel_residual: x + attn(input_layernorm(x)) + mlp(post_attention_layernorm(x)).
+            if (_settings.UseParallelResidual) LayerNormGeluBlock.RunParallel(Backend, sequence, Attention, l, _weights.Layers[l], n, c.HiddenSize, c.IntermediateSize, _eps, _settings.Gelu);
             else LayerNormGeluBlock.Run(Backend, sequence, Attention, l, _weights.Layers[l], n, c.HiddenSize, c.IntermediateSize, _eps, _settings.Gelu);
         }
-    }
-
-    /// <summary>
-    /// x = x + attn(input_layernorm(x)) + mlp(post_attention_layernorm(x)): both LayerNorms read the same x, so the
-    /// MLP's hidden activations are computed first into Up (which attention leaves alone), then attention, then both
-    /// outputs are added through Xb; no extra buffer.
-    /// </summary>
-    private void RunParallel(SequenceState sequence, int layer, GptNeoXLayerWeights w, int rows)
-    {
-        var b = Backend;
-        var ws = sequence.Workspace;
-        int hidden = Config.HiddenSize;
-        long count = (long)rows * hidden;
-        b.LayerNorm(ws.X, w.PostAttentionLayernorm, w.PostAttentionLayernormBias, ws.Xb, rows, hidden, _eps);
-        b.MatMul(ws.Xb, w.DenseHTo4h, w.DenseHTo4hBias, ws.Up, rows);
-        b.Gelu(ws.Up, ws.Up, (long)rows * Config.IntermediateSize, _settings.Gelu);
-
-        b.LayerNorm(ws.X, w.InputLayernorm, w.InputLayernormBias, ws.Xb, rows, hidden, _eps);
-        b.MatMul(ws.Xb, w.Wq, w.Bq, ws.Q, rows);
-        b.MatMul(ws.Xb, w.Wk, w.Bk, ws.K, rows);
-        b.MatMul(ws.Xb, w.Wv, w.Bv, ws.V, rows);
-        Attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-        b.MatMul(ws.Attn, w.Dense, w.DenseBias, ws.Xb, rows);
-        b.Add(ws.X, ws.Xb, ws.X, count);
-
-        b.MatMul(ws.Up, w.Dense4hToH, w.Dense4hToHBias, ws.Xb, rows);
-        b.Add(ws.X, ws.Xb, ws.X, count);
     }
 
     /// <inheritdoc />

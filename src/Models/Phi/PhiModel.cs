@@ -56,31 +56,11 @@ public sealed class PhiModel : DecoderModel
     protected override void RunLayers(ReadOnlySpan<int> ids, SequenceState sequence)
     {
         var c = Config;
-        var b = Backend;
-        var ws = sequence.Workspace;
-        int n = ids.Length, hidden = c.HiddenSize;
         float eps = (float)_settings.LayerNormEps;
-        b.Embedding(_weights.EmbedTokens, ids, ws.X);
-
+        Backend.Embedding(_weights.EmbedTokens, ids, sequence.Workspace.X);
+        // One input_layernorm feeds attention (partial half-split RoPE inside the block) and the MLP.
         for (int l = 0; l < c.NumHiddenLayers; l++)
-        {
-            var w = _weights.Layers[l];
-            // h = input_layernorm(x), shared by both branches.
-            b.LayerNorm(ws.X, w.InputLayernorm, w.InputLayernormBias, ws.Xb, n, hidden, eps);
-            // MLP branch first, while Xb still holds h: gelu_new(fc1(h)) into Up.
-            b.MatMul(ws.Xb, w.Fc1, w.Fc1Bias, ws.Up, n);
-            b.Gelu(ws.Up, ws.Up, (long)n * c.IntermediateSize, _settings.Gelu);
-            // Attention branch on h (partial half-split RoPE inside the block), then x += dense(attn).
-            b.MatMul(ws.Xb, w.QProj, w.QBias, ws.Q, n);
-            b.MatMul(ws.Xb, w.KProj, w.KBias, ws.K, n);
-            b.MatMul(ws.Xb, w.VProj, w.VBias, ws.V, n);
-            Attention.Run(l, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-            b.MatMul(ws.Attn, w.Dense, w.DenseBias, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
-            // x += fc2(...): both branches read the same h, so the order of the two adds is the parallel residual.
-            b.MatMul(ws.Up, w.Fc2, w.Fc2Bias, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
-        }
+            LayerNormGeluBlock.RunParallel(Backend, sequence, Attention, l, _weights.Layers[l], ids.Length, c.HiddenSize, c.IntermediateSize, eps, _settings.Gelu);
     }
 
     /// <inheritdoc />

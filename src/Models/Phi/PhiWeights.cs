@@ -12,7 +12,16 @@ public sealed record PhiLayerWeights(
     DeviceWeight VProj, DeviceWeight VBias,                       // (kv_heads * head_dim, hidden)
     DeviceWeight Dense, DeviceWeight DenseBias,                   // (hidden, heads * head_dim): self_attn.dense
     DeviceWeight Fc1, DeviceWeight Fc1Bias,                       // (intermediate, hidden): mlp.fc1
-    DeviceWeight Fc2, DeviceWeight Fc2Bias);                      // (hidden, intermediate): mlp.fc2
+    DeviceWeight Fc2, DeviceWeight Fc2Bias)                       // (hidden, intermediate): mlp.fc2
+    : ILayerNormGeluLayer
+{
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionNorm => (InputLayernorm, InputLayernormBias);
+    (DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?, DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Qkv => (QProj, QBias, KProj, KBias, VProj, VBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.AttentionOut => (Dense, DenseBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.MlpNorm => (InputLayernorm, InputLayernormBias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Up => (Fc1, Fc1Bias);
+    (DeviceWeight, DeviceWeight?) ILayerNormGeluLayer.Down => (Fc2, Fc2Bias);
+}
 
 /// <summary>All weights of a PhiForCausalLM, shape-checked against config.json as they load.</summary>
 public sealed record PhiWeights(
