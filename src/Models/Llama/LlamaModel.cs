@@ -58,13 +58,7 @@ public sealed class LlamaModel : DecoderModel
         {
             var w = _weights.Layers[l];
             // Attention block: x += o_proj(attn(rope(q), rope(k), v)) on RMSNorm(x), attention under the policy.
-            b.RmsNorm(ws.X, w.InputLayernorm, ws.Xb, n, hidden, eps);
-            b.MatMul(ws.Xb, w.QProj, w.QBias, ws.Q, n);
-            b.MatMul(ws.Xb, w.KProj, w.KBias, ws.K, n);
-            b.MatMul(ws.Xb, w.VProj, w.VBias, ws.V, n);
-            Attention.Run(l, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-            b.MatMul(ws.Attn, w.OProj, w.OBias, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
+            RmsNormAttention.Run(b, sequence, Attention, l, w.InputLayernorm, (w.QProj, w.QBias), (w.KProj, w.KBias), (w.VProj, w.VBias), (w.OProj, w.OBias), n, hidden, eps);
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = RMSNorm(x).
             b.RmsNorm(ws.X, w.PostAttentionLayernorm, ws.Xb, n, hidden, eps);

@@ -62,13 +62,7 @@ public sealed class MixtralModel : DecoderModel
         {
             var w = _weights.Layers[l];
             // Attention block (MixtralAttention = LlamaAttention without biases): x += o_proj(attn(rope(q), rope(k), v)).
-            b.RmsNorm(ws.X, w.InputLayernorm, ws.Xb, n, hidden, eps);
-            b.MatMul(ws.Xb, w.QProj, null, ws.Q, n);
-            b.MatMul(ws.Xb, w.KProj, null, ws.K, n);
-            b.MatMul(ws.Xb, w.VProj, null, ws.V, n);
-            Attention.Run(l, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-            b.MatMul(ws.Attn, w.OProj, null, ws.Xb, n);
-            b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
+            RmsNormAttention.Run(b, sequence, Attention, l, w.InputLayernorm, (w.QProj, null), (w.KProj, null), (w.VProj, null), (w.OProj, null), n, hidden, eps);
 
             // MoE block: x += sum over the token's chosen experts e of w_e * w2_e(silu(w1_e(h)) * w3_e(h)), h = RMSNorm(x).
             b.RmsNorm(ws.X, w.PostAttentionLayernorm, ws.Xb, n, hidden, eps);
