@@ -8,8 +8,8 @@ namespace LongLM.Kernels.Ops;
 /// <see cref="TileCols"/> outputs keeps its 4 x 3 dot products in vector accumulators over the inner dimension, so each
 /// weight vector load is reused across 4 rows and each activation load across 3 outputs (the per-(row, output) dot
 /// product streams a whole activation row again for every output). 4 x 3 uses 12 accumulators + 3 weight vectors of
-/// the 16 AVX2 registers plus one for the activation vector (the JIT's loop has no spill); other tile shapes are
-/// compared in bench/RESULTS.md. F32 weights are read in place, BF16 widened in registers, F16 widened once per block
+/// the 16 AVX2 registers plus one for the activation vector (the JIT's loop has no spill); 6 x 2 (12 + 2 + 1) was
+/// as fast or slower on 5 of 6 shape/dtype pairs (bench/RESULTS.md). F32 weights are read in place, BF16 widened in registers, F16 widened once per block
 /// of outputs into a per-thread panel and reused over the block's rows.
 /// <para>
 /// Every output element is computed by the same instruction sequence wherever it falls: lanes accumulate over

@@ -103,6 +103,25 @@ public sealed class BlockedMatMulTests
         Tolerance.AssertClose(expected, got, inDim > 1000 ? 3e-4f : 1e-4f, 1e-4f, $"backend prefill {dtype}");
     }
 
+    [Theory]
+    [InlineData(DType.F16)]
+    [InlineData(DType.BF16)]
+    public void Backend_Prefill_AllocatesNothingPerCall_InSteadyState(DType dtype)
+    {
+        // One thread, so every chunk (and its F16 panel) runs on the thread whose allocations are counted. Expected 0:
+        // the panel is the per-thread scratch, the job is the per-thread reusable one.
+        const int rows = 64, inDim = 96, outDim = 100;
+        using var w = new NativeWeight(Inputs.Random(outDim * inDim, 61), outDim, inDim, dtype);
+        using var backend = new CpuBackend(1);
+        using var dx = backend.UploadNew(Inputs.Random(rows * inDim, 62));
+        using var dy = backend.Allocate(rows * outDim);
+        using var dw = backend.LoadWeight(w.View);
+        backend.MatMul(dx, dw, null, dy, rows);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) backend.MatMul(dx, dw, null, dy, rows);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void Block_OutsideTheBuffers_Throws()
     {
