@@ -102,7 +102,9 @@ public sealed class CpuBackend : IBackend
         var job = PerThread<CpuJobs.MatMul>.Job;
         (job.Src, job.Dst, job.View, job.Bias, job.Rows) = (Host(x), Host(y), view, bias is null ? null : Weight(bias).Widened, rows);
         // Grain: about 64K multiply-adds per chunk before a thread is worth it.
-        CpuParallel.Run(job, view.Rows, Math.Max(1, 65536 / Math.Max(1, view.Cols * rows)), Threads);
+        int items = job.Items(rows);
+        long perItem = (long)view.Cols * (job.RowBlocks == 0 ? rows : (long)job.BlockRows * MatMulTiled.BlockCols);
+        CpuParallel.Run(job, items, (int)Math.Max(1, 65536 / perItem), Threads);
     }
 
     /// <inheritdoc />

@@ -80,10 +80,40 @@ internal static class CpuJobs
         public WeightView View;
         public int Rows;
 
+        /// <summary>
+        /// Prefill: items are (output block, row block) pairs of <see cref="MatMulTiled"/>, output-block-major so that a
+        /// chunk's blocks share weights in cache; 0 row blocks: items are output features of the dot path.
+        /// </summary>
+        public int RowBlocks, BlockRows;
+
+        /// <summary>Items for <see cref="CpuParallel.Run"/>: blocks when tiled, else output features.</summary>
+        public int Items(int rows)
+        {
+            if (!Ops.MatMul.UsesTiles(rows))
+            {
+                RowBlocks = 0;
+                return View.Rows;
+            }
+            BlockRows = MatMulTiled.BlockRows(View.Cols);
+            RowBlocks = (rows + BlockRows - 1) / BlockRows;
+            return RowBlocks * ((View.Rows + MatMulTiled.BlockCols - 1) / MatMulTiled.BlockCols);
+        }
+
         public override void Run(int start, int end)
         {
-            // F16/BF16 rows are widened into scratch.
-            Ops.MatMul.Range(Src, Rows, View, Bias, Dst, start, end, View.DType == DType.F32 ? default : Scratch(View.Cols));
+            if (RowBlocks == 0)
+            {
+                // F16/BF16 rows are widened into scratch.
+                Ops.MatMul.Range(Src, Rows, View, Bias, Dst, start, end, View.DType == DType.F32 ? default : Scratch(View.Cols));
+                return;
+            }
+            // Each element's sum order is fixed by MatMulTiled whatever block computes it, so any split is bit-identical.
+            Span<float> panel = View.DType == DType.F16 ? Scratch(MatMulTiled.PanelLength(View)) : default;
+            for (int item = start; item < end; item++)
+            {
+                int o = item / RowBlocks * MatMulTiled.BlockCols, r = item % RowBlocks * BlockRows;
+                MatMulTiled.Block(Src, View, Bias, Dst, r, Math.Min(Rows, r + BlockRows), o, Math.Min(View.Rows, o + MatMulTiled.BlockCols), panel);
+            }
         }
     }
 

@@ -10,7 +10,19 @@ namespace LongLM.Kernels.Ops;
 /// </summary>
 public static unsafe class MatMul
 {
-    /// <summary>Computes output features [outStart, outEnd) for all rows. Scratch needs w.Cols floats.</summary>
+    /// <summary>
+    /// Rows from which prefill takes the register-tiled GEMM (<see cref="MatMulTiled"/>): below, a 4-row tile would
+    /// compute mostly repeated rows, and one row is the decode GEMV, which runs at memory bandwidth as it is.
+    /// </summary>
+    public const int TiledMinRows = 4;
+
+    /// <summary>True when <paramref name="rows"/> rows take <see cref="MatMulTiled"/> rather than <see cref="Range"/>.</summary>
+    public static bool UsesTiles(int rows) => rows >= TiledMinRows && MatMulTiled.IsSupported;
+
+    /// <summary>
+    /// Computes output features [outStart, outEnd) for all rows with one dot product per (row, output): the decode
+    /// path (and prefill's where <see cref="UsesTiles"/> is false). Scratch needs w.Cols floats.
+    /// </summary>
     public static void Range(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int outStart, int outEnd, Span<float> scratch)
     {

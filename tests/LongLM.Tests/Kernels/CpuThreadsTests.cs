@@ -1,3 +1,4 @@
+using LongLM.Kernels;
 using LongLM.Kernels.Cpu;
 using LongLM.Models;
 
@@ -111,6 +112,37 @@ public sealed class CpuThreadsTests
         Assert.Equal(CpuBackend.MaxThreads, new CpuBackend(CpuBackend.MaxThreads).Threads);
         Assert.Throws<ArgumentOutOfRangeException>(() => new CpuBackend(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CpuBackend(CpuBackend.MaxThreads + 1));
+    }
+
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F16)]
+    public void PrefillMatMul_OddShape_IsBitIdenticalForAnyThreadCount(DType dtype)
+    {
+        // 389 rows x 293 outputs over 203 inputs: the tiled GEMM cuts rows and outputs into blocks with tails, and a
+        // different thread count gives each thread different blocks; no value may change. Expected: the 1-thread run.
+        const int rows = 389, inDim = 203, outDim = 293;
+        var x = Inputs.Random(rows * inDim, 51);
+        using var w = new NativeWeight(Inputs.Random(outDim * inDim, 52), outDim, inDim, dtype);
+        using var b = new NativeWeight(Inputs.Random(outDim, 53), 1, outDim, DType.F32);
+        float[] Run(CpuBackend backend)
+        {
+            using (backend)
+            {
+                using var dx = backend.UploadNew(x);
+                using var dy = backend.Allocate(rows * outDim);
+                using var dw = backend.LoadWeight(w.View);
+                using var db = backend.LoadWeight(b.View);
+                backend.MatMul(dx, dw, db, dy, rows);
+                var y = new float[rows * outDim];
+                backend.Download(dy, y);
+                return y;
+            }
+        }
+        float[] one = Run(new CpuBackend(1));
+        foreach (int threads in new[] { 2, 3, 7 })
+            Assert.True(one.AsSpan().SequenceEqual(Run(new CpuBackend(threads))), $"{threads} threads differ from 1");
     }
 
     [Fact]
