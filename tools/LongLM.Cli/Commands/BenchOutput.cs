@@ -104,6 +104,7 @@ public static class BenchOutput
             return doc.RootElement.EnumerateArray().Select(e =>
             {
                 int prompt = e.GetProperty("n_prompt").GetInt32(), gen = e.GetProperty("n_gen").GetInt32();
+                if (e.GetProperty("samples_ts").GetArrayLength() == 0) throw new FormatException("a row has no samples_ts");
                 return new BenchRow(e.GetProperty("model_filename").GetString()!, e.GetProperty("model_type").GetString()!,
                     e.GetProperty("model_size").GetInt64(), e.GetProperty("model_n_params").GetInt64(), e.GetProperty("backend").GetString()!,
                     e.GetProperty("n_threads").ValueKind == JsonValueKind.Number ? e.GetProperty("n_threads").GetInt32() : null,

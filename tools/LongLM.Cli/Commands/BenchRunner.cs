@@ -71,25 +71,45 @@ public static class BenchRunner
         var logits = new float[vocab];
         var tests = plan.Prompts.Select(p => ("pp", p)).Concat(plan.Gens.Select(n => ("tg", n))).ToArray();
         var one = new int[1];
-        foreach (int depth in plan.Depths)
+        var sequence = model.CreateSequence();
+        sequence.PrefillChunk = plan.PrefillChunk;
+        try
         {
-            int[] depthIds = Enumerable.Range(0, depth).Select(i => StreamId(i, vocab, bos)).ToArray();
-            // The depth is prefilled once; each test rewinds to it. The first decoded id is the greedy one after the
-            // depth (BOS, or id 0, on an empty cache), the same in every repetition.
-            var sequence = model.CreateSequence();
-            try
+            int held = 0; // the stream's first `held` ids are in the sequence after a rewind
+            foreach (int depth in plan.Depths)
             {
-                sequence.PrefillChunk = plan.PrefillChunk;
-                int first = depth > 0 ? ArgMaxAfter(model, depthIds, sequence, logits) : bos ?? 0;
+                // The depth is a real prefill of the stream's first d ids. Depths in rising order extend the previous
+                // depth's sequence with the ids between (one more logical call) rather than prefilling from 0 again.
+                if (!(depth >= held && Rewound(sequence, held)))
+                {
+                    sequence.Dispose();
+                    sequence = model.CreateSequence();
+                    sequence.PrefillChunk = plan.PrefillChunk;
+                    held = 0;
+                }
+                int first = depth > held ? ArgMaxAfter(model, StreamIds(held, depth - held, vocab, bos), sequence, logits)
+                    : depth > 0 ? -1 : bos ?? 0;
+                held = depth;
+                int[] depthIds = StreamIds(0, depth, vocab, bos);
+                if (first < 0)
+                {
+                    // A repeated depth: the last call's logits are gone, so the depth is prefilled again.
+                    sequence.Dispose();
+                    sequence = model.CreateSequence();
+                    sequence.PrefillChunk = plan.PrefillChunk;
+                    first = ArgMaxAfter(model, depthIds, sequence, logits);
+                }
+                // The first decoded id is the greedy one after the depth (BOS, or id 0, on an empty cache), the same in
+                // every repetition.
                 foreach (var (test, tokens) in tests)
                 {
-                    int[] promptIds = test == "pp" ? Enumerable.Range(depth, tokens).Select(i => StreamId(i, vocab, bos)).ToArray() : [];
+                    int[] promptIds = test == "pp" ? StreamIds(depth, tokens, vocab, bos) : [];
                     // The peak is reset with the depth already in the cache: a row's peak is the memory of its test at that depth.
                     string scope = ProcessMemory.ResetPeak();
                     var samples = new double[plan.Repetitions];
                     for (int rep = plan.Warmup ? -1 : 0; rep < plan.Repetitions; rep++)
                     {
-                        if (sequence.TokenCount != depth && !(sequence.TruncateContext is null && sequence.Cache.TryRewind(depth)))
+                        if (!Rewound(sequence, depth))
                         {
                             // The policy dropped keys the depth needs (a bounded window moved on): start again from empty.
                             sequence.Dispose();
@@ -119,12 +139,20 @@ public static class BenchRunner
                         HeldKvBytes(sequence.Cache), 4 * sequence.Cache.AllocatedFloats);
                 }
             }
-            finally
-            {
-                sequence.Dispose();
-            }
+        }
+        finally
+        {
+            sequence.Dispose();
         }
     }
+
+    /// <summary>Ids [start, start + count) of the stream.</summary>
+    private static int[] StreamIds(int start, int count, int vocab, int? bos) =>
+        Enumerable.Range(start, count).Select(i => StreamId(i, vocab, bos)).ToArray();
+
+    /// <summary>Whether the sequence holds exactly the stream's first <paramref name="count"/> ids, rewinding to them if it can.</summary>
+    private static bool Rewound(Runtime.Inference.SequenceState sequence, int count) =>
+        sequence.TokenCount == count || (sequence.TokenCount > count && sequence.TruncateContext is null && sequence.Cache.TryRewind(count));
 
     private static int ArgMaxAfter(ICausalLM model, int[] ids, SequenceState sequence, float[] logits)
     {
