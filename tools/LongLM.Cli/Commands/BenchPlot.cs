@@ -5,7 +5,7 @@ namespace LongLM.Cli.Commands;
 /// <summary>
 /// `longlm bench --plot`: decode speed and KV-cache memory against depth (LM-Infinite's Appendix G, Figure 7's
 /// comparison), one colour per (model, attention, threads): tokens/s solid on the left axis, KV-cache MiB dashed on
-/// the right. Only tg rows at depths above 0 are drawn; depths double, so the x axis is log2.
+/// the right (rows of one depth from several runs averaged). Only tg rows at depths above 0 are drawn; depths double, so the x axis is log2.
 /// </summary>
 public static class BenchPlot
 {
@@ -18,14 +18,16 @@ public static class BenchPlot
             .GroupBy(r => (r.Model, r.Attention, r.Threads, r.Backend, r.Tokens)).ToList();
         for (int i = 0; i < groups.Count; i++)
         {
-            var points = groups[i].OrderBy(r => r.Depth).ToArray();
+            // Rows of one depth from several runs (--from) are averaged into one point.
+            var points = groups[i].GroupBy(r => r.Depth).OrderBy(g => g.Key)
+                .Select(g => (Depth: g.Key, Speed: g.Average(r => r.MeanTokensPerSecond), Kv: g.Average(r => (double)r.KvBytes))).ToArray();
             double[] xs = points.Select(r => Math.Log2(r.Depth)).ToArray();
             string label = $"{groups[i].Key.Model}, {groups[i].Key.Attention}" + (groups[i].Key.Threads is int t ? $", t={t}" : "");
-            var speed = plot.Add.Scatter(xs, points.Select(r => r.MeanTokensPerSecond).ToArray());
+            var speed = plot.Add.Scatter(xs, points.Select(r => r.Speed).ToArray());
             speed.LegendText = $"{label}: tg{groups[i].Key.Tokens} t/s";
             speed.Color = palette.GetColor(i);
             speed.LineWidth = 1.5f;
-            var kv = plot.Add.Scatter(xs, points.Select(r => r.KvBytes / (double)(1 << 20)).ToArray());
+            var kv = plot.Add.Scatter(xs, points.Select(r => r.Kv / (1 << 20)).ToArray());
             kv.LegendText = $"{label}: KV MiB";
             kv.Color = palette.GetColor(i);
             kv.LineWidth = 1.5f;
