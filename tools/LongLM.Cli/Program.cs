@@ -38,6 +38,7 @@ public static class Program
             PplCommand.Create(io),
             PasskeyCommand.Create(io),
             ContinueEvalCommand.Create(io),
+            BenchCommand.Create(io),
             ChatTemplateCommand.Create(io),
         };
         root.Options.Add(CliIO.Verbose);

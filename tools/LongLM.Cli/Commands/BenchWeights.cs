@@ -1,0 +1,43 @@
+using LongLM.Models;
+
+namespace LongLM.Cli.Commands;
+
+/// <summary>
+/// The weight bytes one decode step reads, as stored (a BF16 weight is read as BF16 and widened in registers): every
+/// tensor except the token-embedding table, of which one row is gathered, plus that table again when it is also the
+/// output head (tied embeddings); mixture-of-experts tensors count for num_experts_per_tok / num_local_experts of
+/// their bytes, the experts a token is routed to. Activations and the KV cache are not counted (bench/LongLM.Bench's
+/// decode harness counts the same way).
+/// </summary>
+public static class BenchWeights
+{
+    // The token-embedding tables of the families LongLM runs (HF names; a prefix such as "transformer." may precede).
+    private static readonly string[] EmbeddingSuffixes = ["embed_tokens.weight", "embed_in.weight", "word_embeddings.weight", "wte.weight"];
+
+    /// <summary>Bytes of every stored tensor (llama-bench's "size").</summary>
+    public static long StoredBytes(LanguageModel lm) => lm.Weights.Files.SelectMany(f => f.Tensors.Values).Sum(t => t.End - t.Begin);
+
+    /// <summary>Weight bytes read per decoded token.</summary>
+    public static long BytesPerToken(LanguageModel lm)
+    {
+        var raw = lm.Config.Raw;
+        double expertShare = raw.TryGetProperty("num_local_experts", out var e) && raw.TryGetProperty("num_experts_per_tok", out var k)
+            && e.TryGetInt32(out int experts) && k.TryGetInt32(out int perToken) && experts > 0
+            ? Math.Min(1.0, (double)perToken / experts) : 1.0;
+        double bytes = 0;
+        foreach (var t in lm.Weights.Files.SelectMany(f => f.Tensors.Values))
+        {
+            long size = t.End - t.Begin;
+            if (EmbeddingSuffixes.Any(t.Name.EndsWith))
+            {
+                long row = t.Shape.Length > 0 && t.Shape[0] > 0 ? size / t.Shape[0] : 0;
+                bytes += row + (lm.Config.TieWordEmbeddings ? size : 0);
+            }
+            else
+            {
+                bytes += t.Name.Contains(".experts.", StringComparison.Ordinal) ? size * expertShare : size;
+            }
+        }
+        return (long)bytes;
+    }
+}
