@@ -38,12 +38,7 @@ public static class LayerNormGeluBlock
     {
         var ws = sequence.Workspace;
         b.LayerNorm(ws.X, w.AttentionNorm.Weight, w.AttentionNorm.Bias, ws.Xb, rows, hidden, eps);
-        var qkv = w.Qkv;
-        b.MatMul(ws.Xb, qkv.Wq, qkv.Bq, ws.Q, rows);
-        b.MatMul(ws.Xb, qkv.Wk, qkv.Bk, ws.K, rows);
-        b.MatMul(ws.Xb, qkv.Wv, qkv.Bv, ws.V, rows);
-        attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
-        b.MatMul(ws.Attn, w.AttentionOut.Weight, w.AttentionOut.Bias, ws.Xb, rows);
+        AttendInto(b, sequence, attention, layer, w, rows);
         b.Add(ws.X, ws.Xb, ws.X, (long)rows * hidden);
 
         b.LayerNorm(ws.X, w.MlpNorm.Weight, w.MlpNorm.Bias, ws.Xb, rows, hidden, eps);
@@ -69,14 +64,21 @@ public static class LayerNormGeluBlock
         b.Gelu(ws.Up, ws.Up, (long)rows * intermediate, gelu);
         if (!ReferenceEquals(w.AttentionNorm.Weight, w.MlpNorm.Weight))
             b.LayerNorm(ws.X, w.AttentionNorm.Weight, w.AttentionNorm.Bias, ws.Xb, rows, hidden, eps);
+        AttendInto(b, sequence, attention, layer, w, rows);
+        b.Add(ws.X, ws.Xb, ws.X, count);
+        b.MatMul(ws.Up, w.Down.Weight, w.Down.Bias, ws.Xb, rows);
+        b.Add(ws.X, ws.Xb, ws.X, count);
+    }
+
+    /// <summary>q, k, v from the normed rows in Xb, attention, and the output projection back into Xb.</summary>
+    private static void AttendInto(IBackend b, SequenceState sequence, AttentionBlock attention, int layer, ILayerNormGeluLayer w, int rows)
+    {
+        var ws = sequence.Workspace;
         var qkv = w.Qkv;
         b.MatMul(ws.Xb, qkv.Wq, qkv.Bq, ws.Q, rows);
         b.MatMul(ws.Xb, qkv.Wk, qkv.Bk, ws.K, rows);
         b.MatMul(ws.Xb, qkv.Wv, qkv.Bv, ws.V, rows);
         attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
         b.MatMul(ws.Attn, w.AttentionOut.Weight, w.AttentionOut.Bias, ws.Xb, rows);
-        b.Add(ws.X, ws.Xb, ws.X, count);
-        b.MatMul(ws.Up, w.Down.Weight, w.Down.Bias, ws.Xb, rows);
-        b.Add(ws.X, ws.Xb, ws.X, count);
     }
 }

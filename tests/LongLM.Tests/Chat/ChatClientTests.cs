@@ -89,7 +89,7 @@ public sealed class ChatClientTests
         // ... and the logits after the follow-up prefill are those of one fresh call on all of it.
         var expected = lm.Logits(whole)[^lm.Config.VocabSize..];
         var got = conversation.Session.Logits.ToArray();
-        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], 4);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], 1e-4f);
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class ChatClientTests
         Assert.True(conversation.LastTurn!.CachedPromptTokens > 0);
         var expected = lm.Logits(whole)[^lm.Config.VocabSize..];
         var got = conversation.Session.Logits.ToArray();
-        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], 4);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], 1e-4f);
     }
 
     [Fact]
