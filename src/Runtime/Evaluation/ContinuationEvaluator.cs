@@ -1,4 +1,3 @@
-using System.Globalization;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.Sampling;
 using LongLM.Runtime.Tokenization;
@@ -33,19 +32,7 @@ public static class ContinuationEvaluator
     public static IReadOnlyList<int> ParseMilestones(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length == 0 || parts.All(p => p.Length == 0)) throw new LongLMException("--milestones is empty: give a comma list such as 512,1k,2k");
-        var values = new List<int>();
-        foreach (string part in parts)
-        {
-            bool kilo = part.EndsWith('k') || part.EndsWith('K');
-            string digits = kilo ? part[..^1] : part;
-            if (digits.Length == 0 || !digits.All(char.IsAsciiDigit) || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value)
-                || (value *= kilo ? 1024 : 1) <= 0 || value > int.MaxValue)
-                throw new LongLMException($"--milestones: '{part}' is not a positive token count (write 512, 1k, 2k, ...)");
-            if (values.Contains((int)value)) throw new LongLMException($"--milestones: {value} is given twice");
-            values.Add((int)value);
-        }
+        var values = TokenCountList.Parse(text, "--milestones", 1).ToList();
         values.Sort();
         return values;
     }

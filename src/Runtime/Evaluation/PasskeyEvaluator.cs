@@ -112,16 +112,7 @@ public static class PasskeyEvaluator
     public static IReadOnlyList<int> ParseLengths(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var lengths = new List<int>();
-        foreach (string item in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            string digits = item.EndsWith('k') || item.EndsWith('K') ? item[..^1] : item;
-            long scale = digits.Length == item.Length ? 1 : 1024;
-            if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value <= 0 || value * scale > int.MaxValue)
-                throw new LongLMException($"bad length '{item}' in '{text}': give positive token counts such as 256,1k,4k");
-            lengths.Add((int)(value * scale));
-        }
-        return lengths;
+        return TokenCountList.Parse(text, "--lengths", 1, allowRepeats: true);
     }
 
     /// <summary>Parses a comma list of depths in [0, 1].</summary>

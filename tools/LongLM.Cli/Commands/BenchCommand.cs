@@ -1,6 +1,7 @@
 using System.CommandLine;
 using LongLM.Kernels.Cpu;
 using LongLM.Runtime;
+using LongLM.Runtime.Evaluation;
 
 namespace LongLM.Cli.Commands;
 
@@ -59,9 +60,9 @@ public static class BenchCommand
         Option<string?> only, Option<bool> noWarmup, Option<int> prefillChunk)
     {
         string? which = parse.GetValue(only);
-        var p = which == "tg" ? [] : BenchLists.Parse(parse.GetValue(prompts), "-p", 1);
-        var n = which == "pp" ? [] : BenchLists.Parse(parse.GetValue(gens), "-n", 1);
-        var d = BenchLists.Parse(parse.GetValue(depths), "-d", 0);
+        var p = which == "tg" ? [] : TokenCountList.Parse(parse.GetValue(prompts), "-p", 1);
+        var n = which == "pp" ? [] : TokenCountList.Parse(parse.GetValue(gens), "-n", 1);
+        var d = TokenCountList.Parse(parse.GetValue(depths), "-d", 0);
         int r = parse.GetValue(repetitions);
         if (r < 1) throw new LongLMException($"-r must be at least 1, got {r}");
         int chunk = parse.GetValue(prefillChunk);
@@ -75,7 +76,7 @@ public static class BenchCommand
     {
         if (text is null) return [null];
         if (backend != "cpu") throw new LongLMException($"-t applies to the cpu backend only, not --backend {backend}");
-        return BenchLists.Parse(text, "-t", 1, CpuBackend.MaxThreads).Select(t => (int?)t).ToArray();
+        return TokenCountList.Parse(text, "-t", 1, CpuBackend.MaxThreads).Select(t => (int?)t).ToArray();
     }
 
     private static List<BenchRow> Run(CliIO io, ParseResult parse, string dir, AttentionFlags attention, BenchPlan plan, string backend, IReadOnlyList<int?> threads)
