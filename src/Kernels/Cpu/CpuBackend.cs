@@ -130,7 +130,8 @@ public sealed class CpuBackend : IBackend
             return;
         }
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
-        CpuParallel.Run(job, shape.QueryCount * shape.Heads, Math.Max(1, 8192 / perJob), Threads);
+        perJob *= shape.Heads / shape.KvHeads;
+        CpuParallel.Run(job, shape.QueryCount * shape.KvHeads, Math.Max(1, 8192 / perJob), Threads);
     }
 
     /// <inheritdoc />

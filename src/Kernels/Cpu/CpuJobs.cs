@@ -150,7 +150,7 @@ internal static class CpuJobs
         private AttentionShape _shape;
         private bool _tiled;
 
-        /// <summary>Items: (row, head) pairs, or with <paramref name="tiled"/> (tile of rows, KV head) pairs for Ops.Attention.Tile.</summary>
+        /// <summary>Items: (row, KV head) pairs, or with <paramref name="tiled"/> (tile of rows, KV head) pairs for Ops.Attention.Tile.</summary>
         public void Set(float[] q, float[] k, float[] v, float[] o, float[]? fq, float[]? fk, float[]? fv, float[]? el, float[]? ev, float[]? slopes,
             AttentionShape shape, bool tiled)
         {
@@ -171,9 +171,10 @@ internal static class CpuJobs
                 }
                 return;
             }
-            float[] scratch = Scratch(s.LocalCount + s.FarCount + s.ExtraCount);
+            // One query row: (row, KV head) items, each reading its keys and values once for all heads of the group.
+            float[] scratch = Scratch(Ops.Attention.GroupScratchLength(s));
             for (int job = start; job < end; job++)
-                Ops.Attention.Head(spans, s, job / s.Heads, job % s.Heads, scratch);
+                Ops.Attention.Group(spans, s, job / s.KvHeads, job % s.KvHeads, scratch);
         }
     }
 

@@ -185,6 +185,14 @@ public abstract class BackendParityTests : IDisposable
         { "prefill 129 rows, top-k extras in the last row tile, hd 16", Shape(129, 20, 4, 2, 16) with { Window = 40, LocalFirstPosition = 0, LocalCount = 149, FarCount = 3, GlobalLimit = 3, StationaryFrom = 40, ExtraCount = 4 } },
         { "ALiBi, prefill 40 rows, vanilla, hd 128", Shape(40, 0, 2, 2, 128) },
         { "ALiBi, prefill 40 rows, lambda clipped at D", Shape(40, 20, 4, 2, 64) with { Window = 10, LocalFirstPosition = 11, LocalCount = 49, FarCount = 3, GlobalLimit = 3, StationaryFrom = 10, AlibiDistanceCap = 10 } },
+        // Decode at depth (one query row, thousands of keys): the cpu backend's grouped one-query kernel
+        // (Ops.Attention.Group), every head of a KV group over one read of its keys; SmolLM-135M's 9:3 heads, MHA, Lambda, top-k.
+        { "decode at depth 5000, GQA 3:1, hd 64", Shape(1, 4999, 9, 3, 64) },
+        { "decode at depth 5000, MHA 1:1, hd 64", Shape(1, 4999, 4, 4, 64) },
+        { "decode at depth 5000, lambda: window 2048, G=4, GQA 3:1", Shape(1, 4999, 6, 2, 64) with { Window = 2048, LocalFirstPosition = 2952, LocalCount = 2048, FarCount = 4, GlobalLimit = 4, StationaryFrom = 2048 } },
+        { "decode at depth 5000, lambda with top-k extras, GQA 3:1", Shape(1, 4999, 6, 2, 64) with { Window = 2048, LocalFirstPosition = 2952, LocalCount = 2048, FarCount = 4, GlobalLimit = 4, StationaryFrom = 2048, ExtraCount = 5 } },
+        { "ALiBi, decode at depth 5000, GQA 2:1", Shape(1, 4999, 4, 2, 64) },
+        { "ALiBi, decode at depth 3000, lambda clipped at D, GQA 2:1", Shape(1, 2999, 4, 2, 32) with { Window = 1024, LocalFirstPosition = 1976, LocalCount = 1024, FarCount = 3, GlobalLimit = 3, StationaryFrom = 1024, AlibiDistanceCap = 1024 } },
     };
 
     private static AttentionShape Shape(int queries, int firstPosition, int heads, int kvHeads, int headDim) => new()
