@@ -40,16 +40,17 @@ public sealed unsafe class QuantTests
         Assert.Equal(119 * (float)(Half)(16f / 127f), back[31]);
     }
 
-    [Fact]
-    public void Q4_0MatchesHandComputedBlock()
+    [Theory, InlineData(1), InlineData(-1)]
+    public void Q4_0MatchesHandComputedBlock(int sign)
     {
-        // x_j = j - 16: the signed max is -16 (first of largest magnitude), d = -16 / -8 = 2, id = 0.5,
+        // x_j = sign (j - 16): the signed max is -16 sign (first of largest magnitude), d = -16 sign / -8 = 2 sign,
+        // id = 0.5 sign, so x_j id = (j - 16) / 2 for both signs and
         // q_j = min(15, trunc((j - 16) / 2 + 8.5)) = min(15, floor(j / 2 + 0.5)); element j low nibble of qs[j], j + 16 high.
-        float[] x = Enumerable.Range(0, 32).Select(j => (float)(j - 16)).ToArray();
+        float[] x = Enumerable.Range(0, 32).Select(j => (float)(sign * (j - 16))).ToArray();
         var block = new byte[18];
         BlockQ4_0.QuantizeRow(x, block);
         Assert.Equal(0x00, block[0]);
-        Assert.Equal(0x40, block[1]); // fp16 2.0 = 0x4000
+        Assert.Equal(sign > 0 ? 0x40 : 0xC0, block[1]); // fp16 2.0 = 0x4000, -2.0 = 0xC000
         for (int j = 0; j < 16; j++)
         {
             int lo = Math.Min(15, (int)Math.Floor(j / 2.0 + 0.5)), hi = Math.Min(15, (int)Math.Floor((j + 16) / 2.0 + 0.5));
@@ -57,8 +58,8 @@ public sealed unsafe class QuantTests
         }
         var back = new float[32];
         BlockQ4_0.DequantizeRow(block, back);
-        Assert.Equal(-16f, back[0]);  // (0 - 8) * 2
-        Assert.Equal(14f, back[31]);  // (15 - 8) * 2: the top is clamped
+        Assert.Equal(-16f * sign, back[0]);  // (0 - 8) * 2 sign: the max itself is exact
+        Assert.Equal(14f * sign, back[31]);  // (15 - 8) * 2 sign: the other end is clamped
     }
 
     public static TheoryData<DType, int, bool> DotCases() => new()
