@@ -146,6 +146,44 @@ public sealed unsafe class QuantTests
         }
     }
 
+    /// <summary>
+    /// The CPU backend's MatMul job on a quantized weight (decode and prefill rows) gives the values of one
+    /// MatMul.Range call (checked above against the float64 reference) bit for bit, for any thread count: each
+    /// output is one block dot whatever thread computes it.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 6), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 6)]
+    public void CpuBackendMatMulIsBitIdenticalForAnyThreadCount(DType dtype, int rows)
+    {
+        const int outDim = 53, inDim = 64;
+        float[] wf = Inputs.Random(outDim * inDim, 21, 0.5f), x = Inputs.Random(rows * inDim, 22);
+        long rowBytes = dtype.RowByteLength(inDim);
+        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
+        try
+        {
+            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
+            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
+            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
+            var expected = new float[rows * outDim];
+            MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var backend = new LongLM.Kernels.Cpu.CpuBackend(threads);
+                using var dx = backend.UploadNew(x);
+                using var dy = backend.Allocate(rows * outDim);
+                using var dw = backend.LoadWeight(view);
+                backend.MatMul(dx, dw, null, dy, rows);
+                var y = new float[rows * outDim];
+                backend.Download(dy, y);
+                Assert.True(expected.AsSpan().SequenceEqual(y), $"{threads} threads differ from MatMul.Range");
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+
     private static void Quantize(DType dtype, ReadOnlySpan<float> x, Span<byte> dst)
     {
         if (dtype == DType.Q8_0) BlockQ8_0.QuantizeRow(x, dst);
