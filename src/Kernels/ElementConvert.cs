@@ -21,6 +21,12 @@ public static class ElementConvert
             case DType.BF16:
                 BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(source), destination);
                 break;
+            case DType.Q8_0:
+                Quant.BlockQ8_0.DequantizeRow(source, destination[..(source.Length / Quant.BlockQ8_0.BlockBytes * Quant.BlockQ8_0.BlockSize)]);
+                break;
+            case DType.Q4_0:
+                Quant.BlockQ4_0.DequantizeRow(source, destination[..(source.Length / Quant.BlockQ4_0.BlockBytes * Quant.BlockQ4_0.BlockSize)]);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype));
         }

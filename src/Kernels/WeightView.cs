@@ -30,11 +30,11 @@ public readonly unsafe struct WeightView
     /// <summary>Element count.</summary>
     public long Length => (long)Rows * Cols;
     /// <summary>Bytes covered.</summary>
-    public long ByteLength => Length * DType.Size();
+    public long ByteLength => Rows * DType.RowByteLength(Cols);
 
     /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<byte> RowBytes(int row) =>
-        new((byte*)Pointer + (long)row * Cols * DType.Size(), Cols * DType.Size());
+        new((byte*)Pointer + row * DType.RowByteLength(Cols), (int)DType.RowByteLength(Cols));
 
     /// <summary>Widens the whole tensor to float32 (for small tensors such as norms and biases, and for tests).</summary>
     public float[] ToFloat32()

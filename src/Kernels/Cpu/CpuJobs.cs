@@ -89,7 +89,8 @@ internal static class CpuJobs
         /// <summary>Items for <see cref="CpuParallel.Run"/>: blocks when tiled, else output features.</summary>
         public int Items(int rows)
         {
-            if (!Ops.MatMul.UsesTiles(rows))
+            // Quantized weights take the int8 dot path for prefill too (each activation row is quantized once per range).
+            if (!Ops.MatMul.UsesTiles(rows) || View.DType.IsQuantized())
             {
                 RowBlocks = 0;
                 return View.Rows;

@@ -26,6 +26,11 @@ public static unsafe class MatMul
     public static void Range(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int outStart, int outEnd, Span<float> scratch)
     {
+        if (w.DType.IsQuantized())
+        {
+            QuantizedRange(x, rows, w, bias, y, outStart, outEnd, scratch);
+            return;
+        }
         int inDim = w.Cols, outDim = w.Rows;
         for (int o = outStart; o < outEnd; o++)
         {
@@ -49,6 +54,29 @@ public static unsafe class MatMul
             for (int r = 0; r < rows; r++)
                 y[r * outDim + o] = TensorPrimitives.Dot(x.Slice(r * inDim, inDim), row) + b;
         }
+    }
+
+    /// <summary>
+    /// q8_0/q4_0 weights, as ggml computes them: each activation row is quantized to q8_0 (into the float scratch,
+    /// whose w.Cols * 4 bytes hold the 34/32 * w.Cols bytes), then every output is an int8 block dot product.
+    /// </summary>
+    private static void QuantizedRange(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
+        int outStart, int outEnd, Span<float> scratch)
+    {
+        int inDim = w.Cols, outDim = w.Rows, blocks = inDim / Quant.BlockQ8_0.BlockSize;
+        long rowBytes = w.DType.RowByteLength(inDim);
+        Span<byte> xq = System.Runtime.InteropServices.MemoryMarshal.AsBytes(scratch)[..(blocks * Quant.BlockQ8_0.BlockBytes)];
+        fixed (byte* px = xq)
+            for (int r = 0; r < rows; r++)
+            {
+                Quant.BlockQ8_0.QuantizeRow(x.Slice(r * inDim, inDim), xq);
+                for (int o = outStart; o < outEnd; o++)
+                {
+                    byte* pw = (byte*)w.Pointer + o * rowBytes;
+                    float dot = w.DType == DType.Q8_0 ? Quant.QuantDot.DotQ8_0(pw, px, blocks) : Quant.QuantDot.DotQ4_0(pw, px, blocks);
+                    y[r * outDim + o] = dot + (bias.IsEmpty ? 0f : bias[o]);
+                }
+            }
     }
 
     /// <summary>Scalar reference: double accumulation over widened weights.</summary>

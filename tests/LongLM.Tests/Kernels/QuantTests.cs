@@ -1,0 +1,192 @@
+using System.Runtime.InteropServices;
+using LongLM.Kernels;
+using LongLM.Kernels.Ops;
+using LongLM.Kernels.Quant;
+
+namespace LongLM.Tests.Kernels;
+
+/// <summary>
+/// ggml's q8_0 / q4_0 block formats and the int8 block dot products. Expected values: hand computations from
+/// ggml's definitions (quantize_row_q8_0_ref / quantize_row_q4_0_ref, block layouts in ggml-common.h) for the
+/// formats, and float64 references written here over the dequantized blocks for the kernels.
+/// </summary>
+public sealed unsafe class QuantTests
+{
+    [Fact]
+    public void RowByteLengthCountsBlocks()
+    {
+        // 34 and 18 bytes per block of 32 (ggml-common.h static_asserts); 172 columns (stories260K's down_proj) do not divide.
+        Assert.Equal(68, DType.Q8_0.RowByteLength(64));
+        Assert.Equal(36, DType.Q4_0.RowByteLength(64));
+        Assert.Equal(256, DType.F32.RowByteLength(64));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DType.Q8_0.RowByteLength(172));
+    }
+
+    [Fact]
+    public void Q8_0MatchesHandComputedBlock()
+    {
+        // x_j = j - 16: amax = 16, d = 16/127, q_j = roundf((j - 16) * 127 / 16), half away from zero.
+        float[] x = Enumerable.Range(0, 32).Select(j => (float)(j - 16)).ToArray();
+        var block = new byte[34];
+        BlockQ8_0.QuantizeRow(x, block);
+        Assert.Equal(BitConverter.HalfToUInt16Bits((Half)(16f / 127f)), (ushort)(block[0] | block[1] << 8));
+        Assert.Equal(-127, (sbyte)block[2]);        // j = 0: -16 * 127/16
+        Assert.Equal(8, (sbyte)block[2 + 17]);      // j = 17: 7.9375 -> 8
+        Assert.Equal(-8, (sbyte)block[2 + 15]);     // j = 15: -7.9375 -> -8
+        Assert.Equal(0, (sbyte)block[2 + 16]);
+        Assert.Equal(119, (sbyte)block[2 + 31]);    // j = 31: 15 * 127/16 = 119.0625 -> 119
+        var back = new float[32];
+        BlockQ8_0.DequantizeRow(block, back);
+        Assert.Equal(119 * (float)(Half)(16f / 127f), back[31]);
+    }
+
+    [Theory, InlineData(1), InlineData(-1)]
+    public void Q4_0MatchesHandComputedBlock(int sign)
+    {
+        // x_j = sign (j - 16): the signed max is -16 sign (first of largest magnitude), d = -16 sign / -8 = 2 sign,
+        // id = 0.5 sign, so x_j id = (j - 16) / 2 for both signs and
+        // q_j = min(15, trunc((j - 16) / 2 + 8.5)) = min(15, floor(j / 2 + 0.5)); element j low nibble of qs[j], j + 16 high.
+        float[] x = Enumerable.Range(0, 32).Select(j => (float)(sign * (j - 16))).ToArray();
+        var block = new byte[18];
+        BlockQ4_0.QuantizeRow(x, block);
+        Assert.Equal(0x00, block[0]);
+        Assert.Equal(sign > 0 ? 0x40 : 0xC0, block[1]); // fp16 2.0 = 0x4000, -2.0 = 0xC000
+        for (int j = 0; j < 16; j++)
+        {
+            int lo = Math.Min(15, (int)Math.Floor(j / 2.0 + 0.5)), hi = Math.Min(15, (int)Math.Floor((j + 16) / 2.0 + 0.5));
+            Assert.Equal((byte)(lo | hi << 4), block[2 + j]);
+        }
+        var back = new float[32];
+        BlockQ4_0.DequantizeRow(block, back);
+        Assert.Equal(-16f * sign, back[0]);  // (0 - 8) * 2 sign: the max itself is exact
+        Assert.Equal(14f * sign, back[31]);  // (15 - 8) * 2 sign: the other end is clamped
+    }
+
+    public static TheoryData<DType, int, bool> DotCases() => new()
+    {
+        { DType.Q8_0, 32, true }, { DType.Q8_0, 288, true }, { DType.Q8_0, 4096, true },
+        { DType.Q4_0, 32, true }, { DType.Q4_0, 288, true }, { DType.Q4_0, 4096, true },
+        { DType.Q8_0, 288, false }, { DType.Q4_0, 288, false },
+    };
+
+    /// <summary>
+    /// The block dot (dispatched, or the scalar loop) against sum_b d_w d_x sum_j q_w q_x in float64: the integer part
+    /// is exact in both, so they differ only by float32 rounding of the per-block products and their sum, bounded by
+    /// (blocks + 2) * 2^-23 * sum_b |d_w d_x isum_b|.
+    /// </summary>
+    [Theory, MemberData(nameof(DotCases))]
+    public void BlockDotMatchesFloat64Reference(DType dtype, int n, bool dispatched)
+    {
+        float[] w = Inputs.Random(n, 7, 0.3f), x = Inputs.Random(n, 8, 2f);
+        byte[] wq = new byte[dtype.RowByteLength(n)], xq = new byte[DType.Q8_0.RowByteLength(n)];
+        Quantize(dtype, w, wq);
+        BlockQ8_0.QuantizeRow(x, xq);
+        float[] wd = new float[n], xd = new float[n];
+        ElementConvert.ToSingle(wq, dtype, wd);
+        BlockQ8_0.DequantizeRow(xq, xd);
+        double expected = 0, magnitude = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            double block = 0;
+            for (int j = b * 32; j < b * 32 + 32; j++) block += (double)wd[j] * xd[j];
+            expected += block;
+            magnitude += Math.Abs(block);
+        }
+        int blocks = n / 32;
+        float actual;
+        fixed (byte* pw = wq, px = xq)
+            actual = dtype == DType.Q8_0
+                ? (dispatched ? QuantDot.DotQ8_0(pw, px, blocks) : QuantDot.DotQ8_0Scalar(pw, px, blocks))
+                : (dispatched ? QuantDot.DotQ4_0(pw, px, blocks) : QuantDot.DotQ4_0Scalar(pw, px, blocks));
+        Assert.True(Math.Abs(actual - expected) <= (blocks + 2) * Math.Pow(2, -23) * magnitude + 1e-30,
+            $"{dtype} n={n}: {actual} vs {expected}");
+    }
+
+    /// <summary>
+    /// MatMul.Range on a quantized weight against MatMul.Reference over the dequantized weight with float x (float64):
+    /// the kernel also rounds x to q8_0, whose per-element error is at most d_x / 2 = amax_block(x) / 254 (plus the fp16
+    /// rounding of d_x, relative 2^-11 of amax * 127 / 127), so |error| &lt;= sum_i |w_i| (amax_b(x) / 254 + amax_b(x) * 2^-11) + float slack.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 5), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 5)]
+    public void MatMulRangeMatchesDequantizedReference(DType dtype, int rows)
+    {
+        const int outDim = 37, inDim = 96;
+        float[] wf = Inputs.Random(outDim * inDim, 11, 0.5f), x = Inputs.Random(rows * inDim, 12, 3f), bias = Inputs.Random(outDim, 13);
+        long rowBytes = dtype.RowByteLength(inDim);
+        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
+        try
+        {
+            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
+            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
+            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
+            var expected = new float[rows * outDim];
+            MatMul.Reference(x, rows, view, bias, expected);
+            var actual = new float[rows * outDim];
+            MatMul.Range(x, rows, view, bias, actual, 0, 20, new float[inDim]);
+            MatMul.Range(x, rows, view, bias, actual, 20, outDim, new float[inDim]);
+            float[] wd = view.ToFloat32();
+            for (int r = 0; r < rows; r++)
+                for (int o = 0; o < outDim; o++)
+                {
+                    double bound = 1e-5;
+                    for (int b = 0; b < inDim / 32; b++)
+                    {
+                        double amax = 0, wsum = 0;
+                        for (int j = b * 32; j < b * 32 + 32; j++) { amax = Math.Max(amax, Math.Abs(x[r * inDim + j])); wsum += Math.Abs(wd[o * inDim + j]); }
+                        bound += wsum * amax * (1 / 254.0 + Math.Pow(2, -11));
+                    }
+                    Assert.True(Math.Abs(actual[r * outDim + o] - expected[r * outDim + o]) <= bound,
+                        $"[{r},{o}]: {actual[r * outDim + o]} vs {expected[r * outDim + o]} (bound {bound})");
+                }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+
+    /// <summary>
+    /// The CPU backend's MatMul job on a quantized weight (decode and prefill rows) gives the values of one
+    /// MatMul.Range call (checked above against the float64 reference) bit for bit, for any thread count: each
+    /// output is one block dot whatever thread computes it.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 6), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 6)]
+    public void CpuBackendMatMulIsBitIdenticalForAnyThreadCount(DType dtype, int rows)
+    {
+        const int outDim = 53, inDim = 64;
+        float[] wf = Inputs.Random(outDim * inDim, 21, 0.5f), x = Inputs.Random(rows * inDim, 22);
+        long rowBytes = dtype.RowByteLength(inDim);
+        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
+        try
+        {
+            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
+            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
+            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
+            var expected = new float[rows * outDim];
+            MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var backend = new LongLM.Kernels.Cpu.CpuBackend(threads);
+                using var dx = backend.UploadNew(x);
+                using var dy = backend.Allocate(rows * outDim);
+                using var dw = backend.LoadWeight(view);
+                backend.MatMul(dx, dw, null, dy, rows);
+                var y = new float[rows * outDim];
+                backend.Download(dy, y);
+                Assert.True(expected.AsSpan().SequenceEqual(y), $"{threads} threads differ from MatMul.Range");
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+
+    private static void Quantize(DType dtype, ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        if (dtype == DType.Q8_0) BlockQ8_0.QuantizeRow(x, dst);
+        else BlockQ4_0.QuantizeRow(x, dst);
+    }
+}
