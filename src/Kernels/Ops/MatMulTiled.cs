@@ -46,9 +46,9 @@ public static unsafe class MatMulTiled
     public static void Block(ReadOnlySpan<float> x, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int rowStart, int rowEnd, int outStart, int outEnd, Span<float> panel)
     {
-        if (Vector512.IsHardwareAccelerated) Block<Vector512<float>, MatMulVector512>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
-        else if (Vector256.IsHardwareAccelerated) Block<Vector256<float>, MatMulVector256>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
-        else Block<Vector128<float>, MatMulVector128>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
+        if (Vector512.IsHardwareAccelerated) Block<Vector512<float>, Vector512Ops>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
+        else if (Vector256.IsHardwareAccelerated) Block<Vector256<float>, Vector256Ops>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
+        else Block<Vector128<float>, Vector128Ops>(x, w, bias, y, rowStart, rowEnd, outStart, outEnd, panel);
     }
 
     /// <summary>
@@ -57,7 +57,7 @@ public static unsafe class MatMulTiled
     /// </summary>
     internal static void Block<TV, TOps>(ReadOnlySpan<float> x, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int rowStart, int rowEnd, int outStart, int outEnd, Span<float> panel)
-        where TV : struct where TOps : IMatMulVector<TV>
+        where TV : struct where TOps : IVectorOps<TV>
     {
         int inDim = w.Cols, outDim = w.Rows;
         if (rowStart < 0 || rowEnd * (long)inDim > x.Length || rowEnd * (long)outDim > y.Length || outStart < 0 || outEnd > outDim || (!bias.IsEmpty && bias.Length < outDim))
@@ -94,7 +94,7 @@ public static unsafe class MatMulTiled
     {
         /// <summary>Outputs [o0, o1), whose weight rows start at <paramref name="w"/>, <paramref name="stride"/> bytes apart.</summary>
         public void Run<TV, TOps, TW>(byte* w, int stride, int o0, int o1)
-            where TV : struct where TOps : IMatMulVector<TV> where TW : IMatMulWeight
+            where TV : struct where TOps : IVectorOps<TV> where TW : IMatMulWeight
         {
             for (int o = o0; o < o1; o += TileCols)
             {
@@ -116,7 +116,7 @@ public static unsafe class MatMulTiled
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TV, TOps, TW>(float* x0, float* x1, float* x2, float* x3, byte* w0, byte* w1, byte* w2,
         int n, float* y, int outDim, int nr, int nc, float* bias)
-        where TV : struct where TOps : IMatMulVector<TV> where TW : IMatMulWeight
+        where TV : struct where TOps : IVectorOps<TV> where TW : IMatMulWeight
     {
         TV a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero;
         TV a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero;
@@ -162,7 +162,7 @@ public static unsafe class MatMulTiled
 /// <summary>How a tile reads element i of a stored weight row, as a vector of lanes or one float.</summary>
 internal unsafe interface IMatMulWeight
 {
-    static abstract TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IMatMulVector<TV>;
+    static abstract TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV>;
     static abstract float Scalar(byte* row, int i);
 }
 
@@ -170,7 +170,7 @@ internal unsafe interface IMatMulWeight
 internal readonly unsafe struct F32Weights : IMatMulWeight
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IMatMulVector<TV> => TOps.Load((float*)row + i);
+    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV> => TOps.Load((float*)row + i);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scalar(byte* row, int i) => ((float*)row)[i];
@@ -180,7 +180,7 @@ internal readonly unsafe struct F32Weights : IMatMulWeight
 internal readonly unsafe struct BFloat16Weights : IMatMulWeight
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IMatMulVector<TV> => TOps.LoadBFloat16((ushort*)row + i);
+    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV> => TOps.LoadBFloat16((ushort*)row + i);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scalar(byte* row, int i) => BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[i] << 16);

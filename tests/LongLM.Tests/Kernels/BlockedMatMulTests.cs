@@ -19,9 +19,9 @@ public sealed class BlockedMatMulTests
     {
         switch (width)
         {
-            case Width.V128: MatMulTiled.Block<Vector128<float>, MatMulVector128>(x, w, bias, y, r0, r1, o0, o1, panel); break;
-            case Width.V256: MatMulTiled.Block<Vector256<float>, MatMulVector256>(x, w, bias, y, r0, r1, o0, o1, panel); break;
-            default: MatMulTiled.Block<Vector512<float>, MatMulVector512>(x, w, bias, y, r0, r1, o0, o1, panel); break;
+            case Width.V128: MatMulTiled.Block<Vector128<float>, Vector128Ops>(x, w, bias, y, r0, r1, o0, o1, panel); break;
+            case Width.V256: MatMulTiled.Block<Vector256<float>, Vector256Ops>(x, w, bias, y, r0, r1, o0, o1, panel); break;
+            default: MatMulTiled.Block<Vector512<float>, Vector512Ops>(x, w, bias, y, r0, r1, o0, o1, panel); break;
         }
     }
 
