@@ -109,7 +109,7 @@ internal static class CpuJobs
                 return;
             }
             // Each element's sum order is fixed by MatMulTiled whatever block computes it, so any split is bit-identical.
-            Span<float> panel = View.DType == DType.F16 ? Scratch(MatMulTiled.PanelLength(View)) : default;
+            Span<float> panel = Scratch(MatMulTiled.PanelLength(View));
             for (int item = start; item < end; item++)
             {
                 int o = item / RowBlocks * MatMulTiled.BlockCols, r = item % RowBlocks * BlockRows;

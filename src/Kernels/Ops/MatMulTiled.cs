@@ -4,27 +4,34 @@ using System.Runtime.Intrinsics;
 namespace LongLM.Kernels.Ops;
 
 /// <summary>
-/// Prefill GEMM y[r, o] = x[r, :] . w[o, :] (+ bias[o]), register-tiled: a tile of <see cref="TileRows"/> rows x
-/// <see cref="TileCols"/> outputs keeps its 4 x 3 dot products in vector accumulators over the inner dimension, so each
-/// weight vector load is reused across 4 rows and each activation load across 3 outputs (the per-(row, output) dot
-/// product streams a whole activation row again for every output). 4 x 3 uses 12 accumulators + 3 weight vectors of
-/// the 16 AVX2 registers plus one for the activation vector (the JIT's loop has no spill); 6 x 2 (12 + 2 + 1) was
-/// as fast or slower on 5 of 6 shape/dtype pairs (bench/RESULTS.md). F32 weights are read in place, BF16 widened in registers, F16 widened once per block
-/// of outputs into a per-thread panel and reused over the block's rows.
+/// Prefill GEMM y[r, o] = x[r, :] . w[o, :] (+ bias[o]), register-tiled as an outer product: a block of
+/// <see cref="BlockCols"/> outputs is first packed (widened to float32 whatever the stored dtype) into a panel laid out
+/// k-major, panel[k, o]; then each register tile of <see cref="TileRows"/> rows x 3 vectors of outputs keeps its
+/// 12 vector accumulators over the whole inner dimension, every step one broadcast activation per row times three
+/// panel vectors. Nothing is reduced across lanes: a lane is one output. (The earlier tile summed along the inner
+/// dimension in lanes and reduced 12 vectors at the end, which cost as much as the multiply-adds when the inner
+/// dimension is a few vectors long: stories260K's 64, SmolLM's 576 at Vector512.) 4 x 3 uses 12 accumulators + 3
+/// panel vectors + one broadcast of the 16 AVX2 registers.
 /// <para>
-/// Every output element is computed by the same instruction sequence wherever it falls: lanes accumulate over
-/// [0, inDim - inDim % Count) in order, the lanes are summed (one fixed reduction), the inner tail is added in order,
-/// then the bias. A tile at the edge repeats its last row or output instead of taking a different path, so the value
-/// of y[r, o] depends on neither the tile, nor the block, nor the thread that computes it.
+/// Every output element is the same chain wherever it falls: partial sums over inner blocks of <see cref="InnerBlock"/>
+/// steps, each fma(x[r, k], w[o, k], ...) in inner order from 0, added to the output in block order, then + bias[o]. A tile at the edge repeats its last row and computes the zero-padded
+/// outputs of the panel without storing them, so the value of y[r, o] depends on neither the tile, nor the block, nor
+/// the thread that computes it, nor the vector width.
 /// </para>
 /// </summary>
 public static unsafe class MatMulTiled
 {
     /// <summary>Rows of one register tile.</summary>
     public const int TileRows = 4;
-    /// <summary>Output features of one register tile.</summary>
-    public const int TileCols = 3;
-    /// <summary>Output features of one work block: 16 tiles; weight rows of a tile stay in L1 while it walks the rows.</summary>
+    /// <summary>Output vectors of one register tile.</summary>
+    public const int TileVectors = 3;
+    /// <summary>
+    /// Inner-dimension steps summed in registers before being added to the output: partial sums of 32 products, so the
+    /// rounding error grows with 32 + K/32 terms rather than K, like the decode GEMV's lanes (one running sum over K
+    /// raised OneCallSemanticsTests' largest prefill-vs-decode logit difference from 6.6e-5 to 1.1e-4; blocked, 6.7e-5).
+    /// </summary>
+    public const int InnerBlock = 32;
+    /// <summary>Output features of one work block (one packed panel): one 4 x 3 tile's width at Vector512, two at Vector256.</summary>
     public const int BlockCols = 48;
 
     /// <summary>True when a vector width is accelerated; otherwise <see cref="MatMul.Range"/> keeps the dot path.</summary>
@@ -32,16 +39,19 @@ public static unsafe class MatMulTiled
 
     /// <summary>
     /// Rows of one work block, a multiple of <see cref="TileRows"/>: about 96 KB of activations, so a block's rows stay
-    /// in L2 while its tiles stream them once per output triple.
+    /// in L2 while its tiles walk them once per packed panel.
     /// </summary>
     public static int BlockRows(int inDim) => Math.Clamp(24576 / inDim / TileRows * TileRows, TileRows, 128);
 
-    /// <summary>Floats of panel scratch a block needs (F16 only: its outputs widened; empty otherwise).</summary>
-    public static int PanelLength(WeightView w) => w.DType == DType.F16 ? BlockCols * w.Cols : 0;
+    /// <summary>
+    /// Floats of panel scratch a block needs: its <see cref="BlockCols"/> outputs packed k-major as float32, and one
+    /// tile's rows for a partial tile's whole-vector stores.
+    /// </summary>
+    public static int PanelLength(WeightView w) => BlockCols * (w.Cols + TileRows);
 
     /// <summary>
     /// Computes y for rows [rowStart, rowEnd) and output features [outStart, outEnd) with the widest accelerated
-    /// vector. <paramref name="panel"/> holds <see cref="PanelLength"/> floats per <see cref="BlockCols"/> outputs.
+    /// vector. <paramref name="panel"/> holds <see cref="PanelLength"/> floats.
     /// </summary>
     public static void Block(ReadOnlySpan<float> x, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int rowStart, int rowEnd, int outStart, int outEnd, Span<float> panel)
@@ -63,125 +73,125 @@ public static unsafe class MatMulTiled
         if (rowStart < 0 || rowEnd * (long)inDim > x.Length || rowEnd * (long)outDim > y.Length || outStart < 0 || outEnd > outDim || (!bias.IsEmpty && bias.Length < outDim))
             throw new ArgumentOutOfRangeException(nameof(x), $"matmul block rows [{rowStart}, {rowEnd}) outputs [{outStart}, {outEnd}) outside the buffers of '{w.Name}'");
         if (rowStart >= rowEnd || outStart >= outEnd) return;
-        fixed (float* px = x, py = y, pb = bias, ppanel = panel)
+        if (panel.Length < PanelLength(w)) throw new ArgumentException($"matmul panel holds {panel.Length} floats, needs {PanelLength(w)}", nameof(panel));
+        if (w.DType is not (DType.F32 or DType.BF16 or DType.F16))
+            throw new ArgumentOutOfRangeException(nameof(w), $"matmul: weight '{w.Name}' has unsupported dtype {w.DType}");
+        fixed (float* px = x, py = y, pb = bias, pp = panel)
         {
             for (int o0 = outStart; o0 < outEnd; o0 += BlockCols)
             {
                 int o1 = Math.Min(outEnd, o0 + BlockCols);
-                var block = new Tiles(px, py, pb, inDim, outDim, rowStart, rowEnd);
-                switch (w.DType)
-                {
-                    case DType.F32:
-                        block.Run<TV, TOps, F32Weights>((byte*)((float*)w.Pointer + (long)o0 * inDim), inDim * sizeof(float), o0, o1);
-                        break;
-                    case DType.BF16:
-                        block.Run<TV, TOps, BFloat16Weights>((byte*)((ushort*)w.Pointer + (long)o0 * inDim), inDim * sizeof(ushort), o0, o1);
-                        break;
-                    case DType.F16:
-                        if (panel.Length < (o1 - o0) * inDim) throw new ArgumentException($"matmul panel holds {panel.Length} floats, needs {(o1 - o0) * inDim}", nameof(panel));
-                        for (int o = o0; o < o1; o++) ElementConvert.ToSingle(w.RowBytes(o), DType.F16, panel.Slice((o - o0) * inDim, inDim));
-                        block.Run<TV, TOps, F32Weights>((byte*)ppanel, inDim * sizeof(float), o0, o1);
-                        break;
-                    default:
-                        throw new ArgumentOutOfRangeException(nameof(w), $"matmul: weight '{w.Name}' has unsupported dtype {w.DType}");
-                }
-            }
-        }
-    }
-
-    /// <summary>One block's fixed arguments: activations, output, bias and the row range.</summary>
-    private readonly struct Tiles(float* x, float* y, float* bias, int inDim, int outDim, int rowStart, int rowEnd)
-    {
-        /// <summary>Outputs [o0, o1), whose weight rows start at <paramref name="w"/>, <paramref name="stride"/> bytes apart.</summary>
-        public void Run<TV, TOps, TW>(byte* w, int stride, int o0, int o1)
-            where TV : struct where TOps : IVectorOps<TV> where TW : IMatMulWeight
-        {
-            for (int o = o0; o < o1; o += TileCols)
-            {
-                int nc = Math.Min(TileCols, o1 - o);
-                // An edge tile repeats its last output: same instructions, results not stored.
-                byte* w0 = w + (long)(o - o0) * stride, w1 = nc > 1 ? w0 + stride : w0, w2 = nc > 2 ? w0 + 2L * stride : w1;
+                Pack(w, o0, o1, pp);
                 for (int r = rowStart; r < rowEnd; r += TileRows)
                 {
                     int nr = Math.Min(TileRows, rowEnd - r);
-                    float* x0 = x + (long)r * inDim;
+                    float* x0 = px + (long)r * inDim;
                     float* x1 = nr > 1 ? x0 + inDim : x0, x2 = nr > 2 ? x0 + 2L * inDim : x1, x3 = nr > 3 ? x0 + 3L * inDim : x2;
-                    Tile<TV, TOps, TW>(x0, x1, x2, x3, w0, w1, w2, inDim, y + (long)r * outDim + o, outDim, nr, nc, bias == null ? null : bias + o);
+                    for (int oc = 0; oc < o1 - o0; oc += TileVectors * TOps.Count)
+                    {
+                        int nc = Math.Min(TileVectors * TOps.Count, o1 - o0 - oc);
+                        float* yt = py + (long)r * outDim + o0 + oc;
+                        if (nc == TileVectors * TOps.Count)
+                        {
+                            Tile<TV, TOps>(x0, x1, x2, x3, pp + oc, inDim, yt, outDim, nr, pb == null ? null : pb + o0 + oc);
+                            continue;
+                        }
+                        // A partial tile stores whole vectors into the scratch rows after the panel, then copies its
+                        // outputs (the bias added alone: the same add as in a lane).
+                        float* lanes = pp + (long)BlockCols * inDim;
+                        Tile<TV, TOps>(x0, x1, x2, x3, pp + oc, inDim, lanes, BlockCols, nr, null);
+                        for (int rr = 0; rr < nr; rr++)
+                            for (int c = 0; c < nc; c++)
+                                yt[(long)rr * outDim + c] = pb == null ? lanes[rr * BlockCols + c] : lanes[rr * BlockCols + c] + pb[o0 + oc + c];
+                    }
                 }
             }
         }
     }
 
-    /// <summary>The 4 x 3 register tile: y[r, c] = x_r . w_c (+ bias[c]) for r &lt; nr, c &lt; nc.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TV, TOps, TW>(float* x0, float* x1, float* x2, float* x3, byte* w0, byte* w1, byte* w2,
-        int n, float* y, int outDim, int nr, int nc, float* bias)
-        where TV : struct where TOps : IVectorOps<TV> where TW : IMatMulWeight
+    /// <summary>panel[k, o - o0] = w[o, k] as float32 for o in [o0, o1), zeros for the rest of the block's columns.</summary>
+    private static void Pack(WeightView w, int o0, int o1, float* panel)
     {
-        TV a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero;
-        TV a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero;
-        TV a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero;
-        TV a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero;
-        int i = 0;
-        for (; i <= n - TOps.Count; i += TOps.Count)
+        int inDim = w.Cols;
+        byte* rows = (byte*)w.Pointer;
+        long rowBytes = w.DType.RowByteLength(inDim);
+        for (int o = o0; o < o1; o++)
         {
-            TV v0 = TW.Load<TV, TOps>(w0, i), v1 = TW.Load<TV, TOps>(w1, i), v2 = TW.Load<TV, TOps>(w2, i);
-            TV u = TOps.Load(x0 + i);
-            a00 = TOps.FusedMultiplyAdd(u, v0, a00); a01 = TOps.FusedMultiplyAdd(u, v1, a01); a02 = TOps.FusedMultiplyAdd(u, v2, a02);
-            u = TOps.Load(x1 + i);
-            a10 = TOps.FusedMultiplyAdd(u, v0, a10); a11 = TOps.FusedMultiplyAdd(u, v1, a11); a12 = TOps.FusedMultiplyAdd(u, v2, a12);
-            u = TOps.Load(x2 + i);
-            a20 = TOps.FusedMultiplyAdd(u, v0, a20); a21 = TOps.FusedMultiplyAdd(u, v1, a21); a22 = TOps.FusedMultiplyAdd(u, v2, a22);
-            u = TOps.Load(x3 + i);
-            a30 = TOps.FusedMultiplyAdd(u, v0, a30); a31 = TOps.FusedMultiplyAdd(u, v1, a31); a32 = TOps.FusedMultiplyAdd(u, v2, a32);
+            byte* row = rows + o * rowBytes;
+            float* column = panel + (o - o0);
+            switch (w.DType)
+            {
+                case DType.F32:
+                    for (int k = 0; k < inDim; k++) column[(long)k * BlockCols] = ((float*)row)[k];
+                    break;
+                case DType.BF16:
+                    for (int k = 0; k < inDim; k++) column[(long)k * BlockCols] = BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[k] << 16);
+                    break;
+                default:
+                    for (int k = 0; k < inDim; k++) column[(long)k * BlockCols] = (float)BitConverter.UInt16BitsToHalf(((ushort*)row)[k]);
+                    break;
+            }
         }
-        Store<TW>(TOps.Sum(a00), TOps.Sum(a01), TOps.Sum(a02), x0, w0, w1, w2, i, n, y, nc, bias);
-        if (nr > 1) Store<TW>(TOps.Sum(a10), TOps.Sum(a11), TOps.Sum(a12), x1, w0, w1, w2, i, n, y + outDim, nc, bias);
-        if (nr > 2) Store<TW>(TOps.Sum(a20), TOps.Sum(a21), TOps.Sum(a22), x2, w0, w1, w2, i, n, y + 2L * outDim, nc, bias);
-        if (nr > 3) Store<TW>(TOps.Sum(a30), TOps.Sum(a31), TOps.Sum(a32), x3, w0, w1, w2, i, n, y + 3L * outDim, nc, bias);
+        for (int k = 0; k < inDim && o1 - o0 < BlockCols; k++) new Span<float>(panel + (long)k * BlockCols + (o1 - o0), BlockCols - (o1 - o0)).Clear();
     }
 
-    /// <summary>One tile row: the reduced lanes plus the inner tail [i, n) in order, plus the bias.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TW>(float s0, float s1, float s2, float* x, byte* w0, byte* w1, byte* w2, int i, int n, float* y, int nc, float* bias)
-        where TW : IMatMulWeight
+    /// <summary>The 4 x 3-vector register tile: y[r, c] = x_r . panel[:, c] (+ bias[c]) for r &lt; nr and all 3 vectors of c.</summary>
+    /// <remarks>
+    /// Not inlined, and nothing called inside or after the loop: inside Block's loops, or with a call after the loop
+    /// (every vector register is caller-saved), the JIT spilled the twelve accumulators to the stack on every step.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Tile<TV, TOps>(float* x0, float* x1, float* x2, float* x3, float* panel, int n, float* y, int outDim, int nr, float* bias)
+        where TV : struct where TOps : IVectorOps<TV>
     {
-        for (; i < n; i++)
+        for (int k0 = 0; k0 < n; k0 += InnerBlock)
         {
-            float xi = x[i];
-            s0 += xi * TW.Scalar(w0, i);
-            s1 += xi * TW.Scalar(w1, i);
-            s2 += xi * TW.Scalar(w2, i);
+            int k1 = Math.Min(n, k0 + InnerBlock);
+            TV a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero;
+            TV a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero;
+            TV a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero;
+            TV a30 = TOps.Zero, a31 = TOps.Zero, a32 = TOps.Zero;
+            for (int k = k0; k < k1; k++)
+            {
+                float* p = panel + (long)k * BlockCols;
+                TV w0 = TOps.Load(p), w1 = TOps.Load(p + TOps.Count), w2 = TOps.Load(p + 2 * TOps.Count);
+                TV u = TOps.Create(x0[k]);
+                a00 = TOps.FusedMultiplyAdd(u, w0, a00); a01 = TOps.FusedMultiplyAdd(u, w1, a01); a02 = TOps.FusedMultiplyAdd(u, w2, a02);
+                u = TOps.Create(x1[k]);
+                a10 = TOps.FusedMultiplyAdd(u, w0, a10); a11 = TOps.FusedMultiplyAdd(u, w1, a11); a12 = TOps.FusedMultiplyAdd(u, w2, a12);
+                u = TOps.Create(x2[k]);
+                a20 = TOps.FusedMultiplyAdd(u, w0, a20); a21 = TOps.FusedMultiplyAdd(u, w1, a21); a22 = TOps.FusedMultiplyAdd(u, w2, a22);
+                u = TOps.Create(x3[k]);
+                a30 = TOps.FusedMultiplyAdd(u, w0, a30); a31 = TOps.FusedMultiplyAdd(u, w1, a31); a32 = TOps.FusedMultiplyAdd(u, w2, a32);
+            }
+            bool first = k0 == 0;
+            float* b = k1 == n ? bias : null;
+            Store<TV, TOps>(a00, a01, a02, y, first, b);
+            if (nr > 1) Store<TV, TOps>(a10, a11, a12, y + outDim, first, b);
+            if (nr > 2) Store<TV, TOps>(a20, a21, a22, y + 2L * outDim, first, b);
+            if (nr > 3) Store<TV, TOps>(a30, a31, a32, y + 3L * outDim, first, b);
         }
-        y[0] = bias == null ? s0 : s0 + bias[0];
-        if (nc > 1) y[1] = bias == null ? s1 : s1 + bias[1];
-        if (nc > 2) y[2] = bias == null ? s2 : s2 + bias[2];
     }
-}
 
-/// <summary>How a tile reads element i of a stored weight row, as a vector of lanes or one float.</summary>
-internal unsafe interface IMatMulWeight
-{
-    static abstract TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV>;
-    static abstract float Scalar(byte* row, int i);
-}
-
-/// <summary>F32 rows, read in place (also the widened F16 panel).</summary>
-internal readonly unsafe struct F32Weights : IMatMulWeight
-{
+    /// <summary>One tile row's three vectors: stored (the first inner block) or added to what is there, then the bias (after the last block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV> => TOps.Load((float*)row + i);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Scalar(byte* row, int i) => ((float*)row)[i];
-}
-
-/// <summary>BF16 rows, widened in registers.</summary>
-internal readonly unsafe struct BFloat16Weights : IMatMulWeight
-{
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Load<TV, TOps>(byte* row, int i) where TV : struct where TOps : IVectorOps<TV> => TOps.LoadBFloat16((ushort*)row + i);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Scalar(byte* row, int i) => BitConverter.UInt32BitsToSingle((uint)((ushort*)row)[i] << 16);
+    private static void Store<TV, TOps>(TV a0, TV a1, TV a2, float* y, bool first, float* bias) where TV : struct where TOps : IVectorOps<TV>
+    {
+        int w = TOps.Count;
+        if (!first)
+        {
+            a0 = TOps.Add(TOps.Load(y), a0);
+            a1 = TOps.Add(TOps.Load(y + w), a1);
+            a2 = TOps.Add(TOps.Load(y + 2 * w), a2);
+        }
+        if (bias != null)
+        {
+            a0 = TOps.Add(a0, TOps.Load(bias));
+            a1 = TOps.Add(a1, TOps.Load(bias + w));
+            a2 = TOps.Add(a2, TOps.Load(bias + 2 * w));
+        }
+        TOps.Store(a0, y);
+        TOps.Store(a1, y + w);
+        TOps.Store(a2, y + 2 * w);
+    }
 }
