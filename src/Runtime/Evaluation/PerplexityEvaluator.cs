@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Inference;
 
@@ -85,13 +86,28 @@ public static class PerplexityEvaluator
     }
 
     /// <summary>-log softmax(logits)[target], in double precision.</summary>
+    /// <remarks>
+    /// Vectorised (the logits widened to double into a per-thread buffer, then TensorPrimitives' double exp and sum):
+    /// a scalar Math.Exp per vocabulary entry was 7% of a long-stream run, on the evaluator's one thread.
+    /// </remarks>
     public static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
     {
         if ((uint)target >= (uint)logits.Length) throw new LongLMException($"token id {target} is outside the vocabulary [0, {logits.Length})");
-        double max = double.NegativeInfinity;
-        foreach (float v in logits) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in logits) sum += Math.Exp(v - max);
-        return max + Math.Log(sum) - logits[target];
+        double max = TensorPrimitives.Max(logits);
+        var shifted = WidenedScratch(logits);
+        TensorPrimitives.Subtract(shifted, max, shifted);
+        TensorPrimitives.Exp(shifted, shifted);
+        return max + Math.Log(TensorPrimitives.Sum<double>(shifted)) - logits[target];
+    }
+
+    [ThreadStatic] private static double[]? t_widened;
+
+    /// <summary>The logits as doubles, in a per-thread buffer that only grows (no allocation per scored token).</summary>
+    private static Span<double> WidenedScratch(ReadOnlySpan<float> logits)
+    {
+        if (t_widened is not { } buffer || buffer.Length < logits.Length) t_widened = buffer = new double[logits.Length];
+        var widened = buffer.AsSpan(0, logits.Length);
+        for (int i = 0; i < logits.Length; i++) widened[i] = logits[i];
+        return widened;
     }
 }
