@@ -4,25 +4,36 @@ using System.Runtime.Intrinsics;
 namespace LongLM.Kernels.Ops;
 
 /// <summary>
-/// Prefill GEMM y[r, o] = x[r, :] . w[o, :] (+ bias[o]), register-tiled as an outer product: a block of
+/// Prefill GEMM y[r, o] = x[r, :] . w[o, :] (+ bias[o]), register-tiled, by one of two kernels chosen by the inner
+/// dimension K alone (so a shape always takes the same one): below <see cref="OuterProductMaxInner"/> an outer product
+/// (this file), from there the inner-product tile (MatMulTiledInner.cs). Measured end to end on this machine
+/// (bench/RESULTS.md): the outer product made stories260K's prefill (K = 64, 172) about 1.3x faster, the inner product
+/// stayed about 1.1x faster on SmolLM-135M's BF16 prefill (K = 576, 1536), where the outer product's per-block
+/// widening of the panel costs more than the inner product's lane reductions; the crossover between 172 and 576 was
+/// not located.
+/// <para>
+/// The outer product: a block of
 /// <see cref="BlockCols"/> outputs is first packed (widened to float32 whatever the stored dtype) into a panel laid out
 /// k-major, panel[k, o]; then each register tile of <see cref="TileRows"/> rows x 3 vectors of outputs keeps its
 /// 12 vector accumulators over the whole inner dimension, every step one broadcast activation per row times three
-/// panel vectors. Nothing is reduced across lanes: a lane is one output. (The earlier tile summed along the inner
-/// dimension in lanes and reduced 12 vectors at the end, which cost as much as the multiply-adds when the inner
-/// dimension is a few vectors long: stories260K's 64, SmolLM's 576 at Vector512.) 4 x 3 uses 12 accumulators + 3
-/// panel vectors + one broadcast of the 16 AVX2 registers.
+/// panel vectors. Nothing is reduced across lanes: a lane is one output. (The inner-product tile sums along the inner
+/// dimension in lanes and reduces 12 vectors at the end, which costs as much as its multiply-adds when the inner
+/// dimension is a few vectors long: stories260K's 64 is 4 Vector512 steps.) 4 x 3 uses 12 accumulators + 3 panel
+/// vectors + one broadcast of the 16 AVX2 registers.
+/// </para>
 /// <para>
-/// Every output element is the same chain wherever it falls: partial sums over inner blocks of <see cref="InnerBlock"/>
-/// steps, each fma(x[r, k], w[o, k], ...) in inner order from 0, added to the output in block order, then + bias[o]. A tile at the edge repeats its last row and computes the zero-padded
-/// outputs of the panel without storing them, so the value of y[r, o] depends on neither the tile, nor the block, nor
+/// Every output element is the same chain wherever it falls: partial sums over inner blocks of
+/// <see cref="PartialSumSteps"/> steps, each fma(x[r, k], w[o, k], ...) in inner order from 0, added to the output in block order, then + bias[o].
+/// A tile at the edge repeats its last row and computes the zero-padded outputs of the panel without storing them, so the value of y[r, o] depends on neither the tile, nor the block, nor
 /// the thread that computes it, nor the vector width.
 /// </para>
 /// </summary>
-public static unsafe class MatMulTiled
+public static unsafe partial class MatMulTiled
 {
-    /// <summary>Rows of one register tile.</summary>
+    /// <summary>Rows of one register tile (both kernels).</summary>
     public const int TileRows = 4;
+    /// <summary>Inner dimensions below this take the outer-product kernel; the rest the inner-product one.</summary>
+    public const int OuterProductMaxInner = 256;
     /// <summary>Output vectors of one register tile.</summary>
     public const int TileVectors = 3;
     /// <summary>
@@ -30,7 +41,7 @@ public static unsafe class MatMulTiled
     /// rounding error grows with 32 + K/32 terms rather than K, like the decode GEMV's lanes (one running sum over K
     /// raised OneCallSemanticsTests' largest prefill-vs-decode logit difference from 6.6e-5 to 1.1e-4; blocked, 6.7e-5).
     /// </summary>
-    public const int InnerBlock = 32;
+    public const int PartialSumSteps = 32;
     /// <summary>Output features of one work block (one packed panel): one 4 x 3 tile's width at Vector512, two at Vector256.</summary>
     public const int BlockCols = 48;
 
@@ -38,16 +49,23 @@ public static unsafe class MatMulTiled
     public static bool IsSupported => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated || Vector128.IsHardwareAccelerated;
 
     /// <summary>
-    /// Rows of one work block, a multiple of <see cref="TileRows"/>: about 96 KB of activations, so a block's rows stay
-    /// in L2 while its tiles walk them once per packed panel.
+    /// Rows of one work block, a multiple of <see cref="TileRows"/>. Inner product: about 96 KB of activations, so a
+    /// block's rows stay in L2 while its tiles stream them once per output triple. Outer product: about 256 KB, up to
+    /// 256 rows, because every work block packs its panel again (at 96 KB a 512-row stories260K prefill re-packed each
+    /// panel 4 times), yet at least two blocks for a 512-row call so both threads get work on a 32-output projection.
     /// </summary>
-    public static int BlockRows(int inDim) => Math.Clamp(24576 / inDim / TileRows * TileRows, TileRows, 128);
+    public static int BlockRows(int inDim) => inDim < OuterProductMaxInner
+        ? Math.Clamp(65536 / inDim / TileRows * TileRows, TileRows, 256)
+        : Math.Clamp(24576 / inDim / TileRows * TileRows, TileRows, 128);
 
     /// <summary>
-    /// Floats of panel scratch a block needs: its <see cref="BlockCols"/> outputs packed k-major as float32, and one
-    /// tile's rows for a partial tile's whole-vector stores.
+    /// Floats of panel scratch a block needs. Outer product: its <see cref="BlockCols"/> outputs packed k-major as
+    /// float32, and one tile's rows for a partial tile's whole-vector stores. Inner product: F16 weights widened per
+    /// block of outputs (F32 and BF16 are read in place).
     /// </summary>
-    public static int PanelLength(WeightView w) => BlockCols * (w.Cols + TileRows);
+    public static int PanelLength(WeightView w) => w.Cols < OuterProductMaxInner
+        ? BlockCols * (w.Cols + TileRows)
+        : w.DType == DType.F16 ? BlockCols * w.Cols : 0;
 
     /// <summary>
     /// Computes y for rows [rowStart, rowEnd) and output features [outStart, outEnd) with the widest accelerated
@@ -78,6 +96,11 @@ public static unsafe class MatMulTiled
             throw new ArgumentOutOfRangeException(nameof(w), $"matmul: weight '{w.Name}' has unsupported dtype {w.DType}");
         fixed (float* px = x, py = y, pb = bias, pp = panel)
         {
+            if (inDim >= OuterProductMaxInner)
+            {
+                InnerBlock<TV, TOps>(px, w, pb, py, rowStart, rowEnd, outStart, outEnd, panel);
+                return;
+            }
             for (int o0 = outStart; o0 < outEnd; o0 += BlockCols)
             {
                 int o1 = Math.Min(outEnd, o0 + BlockCols);
@@ -144,9 +167,9 @@ public static unsafe class MatMulTiled
     private static void Tile<TV, TOps>(float* x0, float* x1, float* x2, float* x3, float* panel, int n, float* y, int outDim, int nr, float* bias)
         where TV : struct where TOps : IVectorOps<TV>
     {
-        for (int k0 = 0; k0 < n; k0 += InnerBlock)
+        for (int k0 = 0; k0 < n; k0 += PartialSumSteps)
         {
-            int k1 = Math.Min(n, k0 + InnerBlock);
+            int k1 = Math.Min(n, k0 + PartialSumSteps);
             TV a00 = TOps.Zero, a01 = TOps.Zero, a02 = TOps.Zero;
             TV a10 = TOps.Zero, a11 = TOps.Zero, a12 = TOps.Zero;
             TV a20 = TOps.Zero, a21 = TOps.Zero, a22 = TOps.Zero;
