@@ -73,8 +73,8 @@ public static class ModelRegistry
         options ??= new ModelOptions();
         var family = Find(config);
         if (family.Positions != "rope") RefuseRotaryOptions(family, options);
-        // Before anything is allocated: a backend without quantized kernels refuses --quantize in one clear message.
-        LoadQuantization.CheckBackend(options, backend);
+        // Before anything is allocated: a bad quantize type, or a backend without quantized kernels, is one clear message.
+        LoadQuantization.Check(options, backend);
         if (options.CheckWeights) WeightScan.ThrowIfNonFinite(store);
         return family.Create(config, store, backend, policy, options);
     }
