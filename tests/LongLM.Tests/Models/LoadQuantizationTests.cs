@@ -122,6 +122,21 @@ public sealed class LoadQuantizationTests : IDisposable
         Assert.True(quantized - plain < f32Bytes / 10, $"quantized load allocated {quantized - plain} bytes more than the plain one; the quantized tensors are {f32Bytes} bytes as F32");
     }
 
+    [Theory]
+    [InlineData("mixtral", "model.layers.0.block_sparse_moe.experts.0.w2.weight", "model.layers.0.block_sparse_moe.gate.weight")]
+    [InlineData("gpt-neox", "gpt_neox.layers.0.attention.query_key_value.weight[q]", "embed_out.weight")]
+    [InlineData("gptj", "transformer.h.0.mlp.fc_out.weight", "lm_head.weight")]
+    [InlineData("phi", "model.layers.0.self_attn.dense.weight", "model.embed_tokens.weight")]
+    public void OtherFamilies_QuantizeProjectionsKeepRouterHeadAndEmbeddings(string family, string quantized, string kept)
+    {
+        // The fixtures' shapes (FixtureShape: hidden 64, intermediate 96 or 256) make every projection 32-divisible.
+        FixtureWriter.Write(family, FixtureShape.Find(family, "tiny"), DType.F32, 3, _dir.Path);
+        using var lm = LanguageModel.Load(_dir.Path, "cpu", new ModelOptions { Quantize = DType.Q8_0 });
+        Assert.Equal(DType.Q8_0, Loaded(lm, quantized).DType);
+        Assert.Equal(DType.F32, Loaded(lm, kept).DType);
+        Assert.All(lm.Logits([1, 2, 3, 4]), v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void IlgpuBackend_RefusesQuantize()
     {
