@@ -39,6 +39,9 @@ public interface IBackend : IDisposable
     /// <summary>Makes a weight usable by this backend.</summary>
     DeviceWeight LoadWeight(WeightView view);
 
+    /// <summary>Whether <see cref="MatMul"/> accepts q8_0/q4_0 weights (load-time quantization is refused elsewhere).</summary>
+    bool SupportsQuantizedWeights => false;
+
     /// <summary>dst[r, :] = table[ids[r], :].</summary>
     void Embedding(DeviceWeight table, ReadOnlySpan<int> ids, DeviceBuffer destination);
 

@@ -21,15 +21,18 @@ public abstract class DecoderModel : ICausalLM
     private string? _warning;
     private readonly WeightStore _store;
 
-    /// <summary>A model over <paramref name="attention"/>; <paramref name="gatedMlp"/> sizes the SwiGLU gate buffer.</summary>
-    protected DecoderModel(ModelConfig config, WeightStore store, IBackend backend, AttentionBlock attention, bool gatedMlp)
+    /// <summary>
+    /// A model over <paramref name="attention"/>; <paramref name="gatedMlp"/> sizes the SwiGLU gate buffer;
+    /// <paramref name="options"/> gives the load-time quantization (<see cref="ModelOptions.Quantize"/>) the loader applies.
+    /// </summary>
+    protected DecoderModel(ModelConfig config, WeightStore store, IBackend backend, AttentionBlock attention, bool gatedMlp, ModelOptions? options = null)
     {
         Config = config;
         _store = store;
         Backend = backend;
         Attention = attention;
         GatedMlp = gatedMlp;
-        Loader = new WeightLoader(backend);
+        Loader = new WeightLoader(backend, LoadQuantization.From(options, config.TieWordEmbeddings));
         ContextLength = ContextLengthOf(config, attention);
     }
 
@@ -50,6 +53,9 @@ public abstract class DecoderModel : ICausalLM
     protected AttentionBlock Attention { get; }
     /// <summary>Loads the family's weights onto the backend and releases them with the model.</summary>
     protected WeightLoader Loader { get; }
+
+    /// <summary>Every weight as loaded (after any load-time quantization), once each: for `longlm info` and tests.</summary>
+    public IReadOnlyList<DeviceWeight> LoadedWeights => Loader.Loaded;
     private bool GatedMlp { get; }
 
     /// <summary>Experts of a sparse mixture-of-experts MLP (0: a dense MLP); sizes the workspace's routing buffers.</summary>

@@ -39,8 +39,8 @@ public static class ModelRegistry
             ["llama", "mistral", "qwen2"],
             "rope", AsParsed,
             (c, s, b, p, o) => new LlamaModel(c, s, b, p, o)),
-        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", MptSettings.ReadConfig, (c, s, b, p, _) => new MptModel(c, s, b, p)),
-        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, _) => new BloomModel(c, s, b, p)),
+        new("mpt", ["MptForCausalLM", "MPTForCausalLM"], ["mpt"], "alibi", MptSettings.ReadConfig, (c, s, b, p, o) => new MptModel(c, s, b, p, o)),
+        new("bloom", ["BloomForCausalLM"], ["bloom"], "alibi", BloomConfig.ReadConfig, (c, s, b, p, o) => new BloomModel(c, s, b, p, o)),
         new("gptj", ["GPTJForCausalLM"], ["gptj"], "rope", GptJConfig.ReadConfig, (c, s, b, p, o) => new GptJModel(c, s, b, p, o)),
         new("gpt-neox", ["GPTNeoXForCausalLM"], ["gpt_neox"], "rope", GptNeoXSettings.ReadConfig, (c, s, b, p, o) => new GptNeoXModel(c, s, b, p, o)),
         new("phi", ["PhiForCausalLM"], ["phi"], "rope", PhiSettings.ReadConfig, (c, s, b, p, o) => new PhiModel(c, s, b, p, o)),
@@ -67,11 +67,14 @@ public static class ModelRegistry
 
     /// <summary>Builds the model for <paramref name="config"/> with an attention policy.</summary>
     /// <exception cref="SafeTensorsException">With <see cref="ModelOptions.CheckWeights"/>, a weight is NaN or infinite.</exception>
+    /// <exception cref="LongLMException">With <see cref="ModelOptions.Quantize"/>, the backend has no quantized kernels.</exception>
     public static ICausalLM Create(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
     {
         options ??= new ModelOptions();
         var family = Find(config);
         if (family.Positions != "rope") RefuseRotaryOptions(family, options);
+        // Before anything is allocated: a bad quantize type, or a backend without quantized kernels, is one clear message.
+        LoadQuantization.Check(options, backend);
         if (options.CheckWeights) WeightScan.ThrowIfNonFinite(store);
         return family.Create(config, store, backend, policy, options);
     }

@@ -24,6 +24,20 @@ public sealed record ModelOptions
     /// </summary>
     public bool CheckWeights { get; init; }
 
+    /// <summary>
+    /// Quantize the linear weights at load (<see cref="Kernels.DType.Q8_0"/> or <see cref="Kernels.DType.Q4_0"/>; null:
+    /// every weight stays as stored). Only 2-D projections with a column count that is a multiple of 32 and a stored
+    /// F32/F16/BF16 dtype are quantized; embeddings, norms, biases and the MoE router stay as stored (see
+    /// Models.LoadQuantization). CPU backend only.
+    /// </summary>
+    public Kernels.DType? Quantize { get; init; }
+
+    /// <summary>
+    /// With <see cref="Quantize"/>, also quantize the output head (and, when tied, the embedding table it shares, as
+    /// llama.cpp does). Off by default, like llama.cpp's --leave-output-tensor: the head is the most sensitive matrix.
+    /// </summary>
+    public bool QuantizeOutput { get; init; }
+
     /// <summary>The config with the rope_scaling override applied.</summary>
     public ModelConfig Apply(ModelConfig config)
     {

@@ -59,6 +59,10 @@ public sealed class CpuBackend : IBackend
     public DeviceWeight LoadWeight(WeightView view) => new CpuWeight(view);
 
     /// <inheritdoc />
+    /// <remarks>MatMul.Range has the int8 block dot path; Embedding dequantizes a row per token.</remarks>
+    public bool SupportsQuantizedWeights => true;
+
+    /// <inheritdoc />
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> ids, DeviceBuffer destination)
     {
         var view = Weight(table).View;

@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Kernels.Ops;
+using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -22,10 +23,10 @@ public sealed class BloomModel : DecoderModel
     private readonly float _eps;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
-    public BloomModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
+    public BloomModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
         : base(Checked(config, out float eps), store, backend, new AttentionBlock(backend, policy,
             new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads)),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false, options: options)
     {
         _eps = eps;
         try

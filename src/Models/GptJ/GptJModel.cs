@@ -25,7 +25,7 @@ public sealed class GptJModel : DecoderModel
     public GptJModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
         : base(config, store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.Interleaved, backend),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false, options: options)
     {
         _eps = GptJConfig.LayerNormEps(config);
         try

@@ -30,7 +30,7 @@ public sealed class GptNeoXModel : DecoderModel
     private GptNeoXModel(ModelConfig config, GptNeoXSettings settings, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions options)
         : base(config, store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, options, RopePairing.HalfSplit, backend),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false, options: options)
     {
         _settings = settings;
         _eps = (float)settings.LayerNormEps;

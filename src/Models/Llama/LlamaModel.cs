@@ -20,7 +20,7 @@ public sealed class LlamaModel : DecoderModel
     public LlamaModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
         : base(Checked(config), store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, options ?? new ModelOptions(), RopePairing.HalfSplit, backend),
-            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true)
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true, options: options)
     {
         try
         {

@@ -28,7 +28,7 @@ public sealed class MixtralModel : DecoderModel
     private MixtralModel(ModelConfig config, MixtralSettings moe, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions options)
         : base(config, store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, options, RopePairing.HalfSplit, backend),
-            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true)
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: true, options: options)
     {
         _moe = moe;
         try

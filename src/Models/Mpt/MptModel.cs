@@ -1,5 +1,6 @@
 using LongLM.Kernels;
 using LongLM.Kernels.Ops;
+using LongLM.Runtime;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Config;
 using LongLM.Runtime.Inference;
@@ -19,15 +20,15 @@ public sealed class MptModel : DecoderModel
     private readonly float _eps;
 
     /// <summary>Loads the weights from <paramref name="store"/> onto <paramref name="backend"/>.</summary>
-    public MptModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy)
-        : this(config, MptSettings.Read(config), store, backend, policy)
+    public MptModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
+        : this(config, MptSettings.Read(config), store, backend, policy, options)
     {
     }
 
-    private MptModel(ModelConfig config, MptSettings settings, WeightStore store, IBackend backend, AttentionPolicy policy)
+    private MptModel(ModelConfig config, MptSettings settings, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options)
         : base(config, store, backend, new AttentionBlock(backend, policy,
             new PositionalEncoding.Alibi(AlibiSlopes.Compute(config.NumAttentionHeads, settings.AlibiBiasMax)),
-            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false)
+            config.NumAttentionHeads, config.NumAttentionHeads, config.HeadDim), gatedMlp: false, options: options)
     {
         _eps = (float)settings.LayerNormEps;
         try

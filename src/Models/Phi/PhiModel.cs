@@ -25,7 +25,7 @@ public sealed class PhiModel : DecoderModel
     public PhiModel(ModelConfig config, WeightStore store, IBackend backend, AttentionPolicy policy, ModelOptions? options = null)
         : base(config, store, backend, new AttentionBlock(backend, policy,
             RotaryEncoding.For(config, store, policy, WithoutConfigLogScale(options), RopePairing.HalfSplit, backend),
-            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: false)
+            config.NumAttentionHeads, config.NumKeyValueHeads, config.HeadDim), gatedMlp: false, options: options)
     {
         try
         {

@@ -20,6 +20,8 @@ public sealed class AttentionFlags
     private readonly Option<int?> _topKAt = new("--top-k-insert-at") { Description = "Distance given to top-k middle tokens (default L/2)" };
     private readonly Option<string?> _ropeScaling = new("--rope-scaling") { Description = "Override config.json's rope_scaling: linear:F, dynamic:F, yarn:F or none" };
     private readonly Option<bool> _clexExtend = new("--clex-extend") { Description = "CLEX: run past max_position_embeddings x max_factor with the max_factor frequencies" };
+    // Every command with these flags loads a model, so the load-time quantization flags travel with them.
+    private readonly QuantizeFlags _quantize;
     private readonly Option<bool?> _clexLogScale = new("--clex-log-scale") { Description = "CLEX: force log scaling of the query on (true) or off (false); default: the checkpoint's log_scale" };
 
     /// <summary>Adds the flags to <paramref name="command"/>; <paramref name="topKAlias"/> also accepts --top-k.</summary>
@@ -30,6 +32,7 @@ public sealed class AttentionFlags
             : new Option<int?>("--top-k-middle") { Description = "LM-Infinite top-k middle tokens per head (default off)" };
         foreach (var option in new Option[] { _lmInfinite, _attention, _global, _local, _distance, _topK, _topKFrom, _topKAt, _ropeScaling, _clexExtend, _clexLogScale })
             command.Options.Add(option);
+        _quantize = new QuantizeFlags(command);
     }
 
     /// <summary>The modes named by --attention (comma-separated for ppl), or --lm-infinite's Lambda.</summary>
@@ -71,14 +74,14 @@ public sealed class AttentionFlags
             ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             : new string?[] { null };
 
-    /// <summary>Every run option for one attention mode and RoPE override, with the CLEX switches.</summary>
-    public ModelOptions ModelOptions(ParseResult parse, AttentionMode? mode, string? ropeScaling) => new()
+    /// <summary>Every run option for one attention mode and RoPE override, with the CLEX switches and --quantize.</summary>
+    public ModelOptions ModelOptions(ParseResult parse, AttentionMode? mode, string? ropeScaling) => _quantize.Apply(parse, new()
     {
         Attention = Options(parse, mode),
         RopeScaling = ropeScaling,
         ClexExtend = parse.GetValue(_clexExtend),
         ClexLogScale = parse.GetValue(_clexLogScale),
-    };
+    });
 
     /// <summary>The run options of generate and logits (one attention mode).</summary>
     public ModelOptions Single(ParseResult parse)

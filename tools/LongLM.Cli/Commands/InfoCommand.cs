@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LongLM.Kernels;
 using LongLM.Models;
 using LongLM.Runtime;
 using LongLM.Runtime.Rope;
@@ -16,11 +17,16 @@ public static class InfoCommand
         var json = CommonOptions.Json();
         var checkWeights = CommonOptions.CheckWeights();
         var command = new Command("info", "Describe a model: architecture, sizes, parameters, dtype, context, positions (RoPE or ALiBi), tokenizer") { model, json, checkWeights };
+        var quantize = new QuantizeFlags(command);
         command.SetAction(parse => io.Guard(() =>
         {
-            using var lm = LanguageModel.Load(parse.GetValue(model)!, "cpu", new ModelOptions { CheckWeights = parse.GetValue(checkWeights) });
+            using var lm = LanguageModel.Load(parse.GetValue(model)!, "cpu", quantize.Apply(parse, new ModelOptions { CheckWeights = parse.GetValue(checkWeights) }));
             var c = lm.Config;
             var dtypes = lm.Weights.Files.SelectMany(f => f.Tensors.Values).Select(t => t.DType.ToString()).Distinct().Order().ToArray();
+            // Tensors per dtype as loaded, after --quantize ("F32:9,Q8_0:14"); the stored dtypes are "dtype" above.
+            string? loadedDtypes = lm.Model is DecoderModel decoder
+                ? string.Join(",", decoder.LoadedWeights.GroupBy(w => w.DType).OrderBy(g => g.Key).Select(g => $"{g.Key.SafeTensorsName()}:{g.Count()}"))
+                : null;
             // ALiBi models (MPT, BLOOM) have no rotary embedding: the RoPE fields are left empty for them.
             string positions = ModelRegistry.PositionalEncodingOf(c);
             var scaling = positions == "rope" ? RopeScaling.Create(c, lm.Weights) : null;
@@ -40,6 +46,7 @@ public static class InfoCommand
                 ["vocab_size"] = c.VocabSize,
                 ["parameters"] = lm.ParameterCount,
                 ["dtype"] = string.Join(",", dtypes),
+                ["loaded_dtypes"] = loadedDtypes,
                 ["torch_dtype"] = c.TorchDtype,
                 ["trained_context"] = c.MaxPositionEmbeddings,
                 ["tie_word_embeddings"] = c.TieWordEmbeddings,
