@@ -1,3 +1,4 @@
+using LongLM.Kernels;
 using LongLM.Models;
 
 namespace LongLM.Cli.Commands;
@@ -7,15 +8,27 @@ namespace LongLM.Cli.Commands;
 /// tensor except the token-embedding table, of which one row is gathered, plus that table again when it is also the
 /// output head (tied embeddings); mixture-of-experts tensors count for num_experts_per_tok / num_local_experts of
 /// their bytes, the experts a token is routed to. Activations and the KV cache are not counted (bench/LongLM.Bench's
-/// decode harness counts the same way).
+/// decode harness counts the same way). A tensor quantized at load (--quantize) counts its loaded bytes, not its
+/// stored ones; a stored tensor loaded as several parts (a fused QKV split per projection) keeps its stored size.
 /// </summary>
 public static class BenchWeights
 {
     // The token-embedding tables of the families LongLM runs (HF names; a prefix such as "transformer." may precede).
     private static readonly string[] EmbeddingSuffixes = ["embed_tokens.weight", "embed_in.weight", "word_embeddings.weight", "wte.weight"];
 
-    /// <summary>Bytes of every stored tensor (llama-bench's "size").</summary>
-    public static long StoredBytes(LanguageModel lm) => lm.Weights.Files.SelectMany(f => f.Tensors.Values).Sum(t => t.End - t.Begin);
+    /// <summary>Bytes of every tensor as loaded (llama-bench's "size": its file holds the quantized tensors).</summary>
+    public static long StoredBytes(LanguageModel lm)
+    {
+        var quantized = QuantizedBytes(lm);
+        return lm.Weights.Files.SelectMany(f => f.Tensors.Values).Sum(t => quantized.GetValueOrDefault(t.Name, t.End - t.Begin));
+    }
+
+    /// <summary>Loaded bytes of the weights quantized at load, by tensor name (empty without --quantize).</summary>
+    private static Dictionary<string, long> QuantizedBytes(LanguageModel lm) =>
+        lm.Model is DecoderModel decoder
+            ? decoder.LoadedWeights.Where(w => w.DType.IsQuantized()).GroupBy(w => w.Name)
+                .ToDictionary(g => g.Key, g => g.First().DType.RowByteLength(g.First().Cols) * g.First().Rows)
+            : [];
 
     /// <summary>Weight bytes read per decoded token.</summary>
     public static long BytesPerToken(LanguageModel lm)
@@ -24,10 +37,11 @@ public static class BenchWeights
         double expertShare = raw.TryGetProperty("num_local_experts", out var e) && raw.TryGetProperty("num_experts_per_tok", out var k)
             && e.TryGetInt32(out int experts) && k.TryGetInt32(out int perToken) && experts > 0
             ? Math.Min(1.0, (double)perToken / experts) : 1.0;
+        var quantized = QuantizedBytes(lm);
         double bytes = 0;
         foreach (var t in lm.Weights.Files.SelectMany(f => f.Tensors.Values))
         {
-            long size = t.End - t.Begin;
+            long size = quantized.GetValueOrDefault(t.Name, t.End - t.Begin);
             if (EmbeddingSuffixes.Any(t.Name.EndsWith))
             {
                 long row = t.Shape.Length > 0 && t.Shape[0] > 0 ? size / t.Shape[0] : 0;
