@@ -15,8 +15,10 @@ namespace LongLM.Models;
 /// </summary>
 public sealed class LoadQuantization
 {
-    // Token-embedding tables of the families LongLM runs (HF names, after an optional "transformer." style prefix).
-    private static readonly string[] EmbeddingSuffixes = ["embed_tokens.weight", "embed_in.weight", "word_embeddings.weight", "wte.weight", "wpe.weight"];
+    // Token-embedding tables of the families LongLM runs (HF names, after an optional "transformer." style prefix);
+    // `longlm bench` counts them as one gathered row per token through IsEmbedding too. (No family loads a learned
+    // position table: MPT's wpe.weight is refused at load.)
+    private static readonly string[] EmbeddingSuffixes = ["embed_tokens.weight", "embed_in.weight", "word_embeddings.weight", "wte.weight"];
     // Untied output heads: HF's lm_head, GPT-NeoX's embed_out.
     private static readonly string[] HeadNames = ["lm_head.weight", "embed_out.weight"];
     // Mixtral's router: [num_local_experts, hidden].
@@ -35,6 +37,9 @@ public sealed class LoadQuantization
     public bool QuantizeOutput { get; }
     /// <summary>Whether the head is the embedding table (then quantizing the head quantizes the lookup table as well).</summary>
     public bool TiedEmbeddings { get; }
+
+    /// <summary>Whether <paramref name="tensorName"/> is a token-embedding table, looked up a row at a time.</summary>
+    public static bool IsEmbedding(string tensorName) => EmbeddingSuffixes.Any(s => tensorName.EndsWith(s, StringComparison.Ordinal));
 
     /// <summary>The quantization <paramref name="options"/> ask for, or null when off.</summary>
     /// <exception cref="LongLMException">Quantize is not a quantized dtype.</exception>
@@ -62,7 +67,7 @@ public sealed class LoadQuantization
         string name = view.Name;
         if (name.EndsWith(RouterSuffix, StringComparison.Ordinal)) return false;
         if (HeadNames.Contains(name)) return QuantizeOutput;
-        if (EmbeddingSuffixes.Any(s => name.EndsWith(s, StringComparison.Ordinal))) return QuantizeOutput && TiedEmbeddings;
+        if (IsEmbedding(name)) return QuantizeOutput && TiedEmbeddings;
         return true;
     }
 

@@ -67,12 +67,24 @@ public static partial class Attention
         for (int f = 0; f < logits.Length; f++)
         {
             long distance = i - (s.FarFirstPosition + f);
-            logits[f] = distance >= s.StationaryFrom
+            float score = distance >= s.StationaryFrom
                 ? TensorPrimitives.Dot(b.FarQuery.Slice((row * s.Heads + head) * hd, hd), b.FarKeys.Slice(f * stride + kvHead * hd, hd)) * s.Scale
                 : 0f;
-            // Far keys sit at the clipped distance D (algorithms.md 2.4: starting tokens at -m*D), whatever their true distance.
-            if (slope != 0f) logits[f] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
+            logits[f] = FarLogit(s, distance, slope, score);
         }
+    }
+
+    /// <summary>
+    /// A far key's logit from its scaled score: 0 in the zero band before the ceiling (distance &lt; StationaryFrom),
+    /// then ALiBi at the clipped distance D, since far keys sit at D whatever their true distance (algorithms.md 2.4:
+    /// starting tokens at -m*D). Shared by <see cref="FarLogits"/> and the prefill tile, which computes the scores of
+    /// every far key as vectors first.
+    /// </summary>
+    private static float FarLogit(in AttentionShape s, long distance, float slope, float score)
+    {
+        float logit = distance >= s.StationaryFrom ? score : 0f;
+        if (slope != 0f) logit -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
+        return logit;
     }
 
     /// <summary>Scalar reference in double precision: the same rule, key by key, every row and head.</summary>

@@ -106,13 +106,7 @@ public static partial class Attention
                         if (slope != 0f)
                             for (int j = 0; j < count; j++) l[j] -= slope * Math.Min(i - (firstLocal + j), s.AlibiDistanceCap);
                         for (int j = count; j < padded; j++) l[j] = float.NegativeInfinity;
-                        // Far keys as in FarLogits: the zero band before the ceiling, ALiBi at the clipped distance D.
-                        for (int e = 0; e < farEnd; e++)
-                        {
-                            long distance = i - (s.FarFirstPosition + e);
-                            if (distance < s.StationaryFrom) f[e] = 0f;
-                            if (slope != 0f) f[e] -= slope * (s.AlibiDistanceCap == long.MaxValue ? distance : s.AlibiDistanceCap);
-                        }
+                        for (int e = 0; e < farEnd; e++) f[e] = FarLogit(s, i - (s.FarFirstPosition + e), slope, f[e]);
                         for (int e = farEnd; e < farPadded; e++) f[e] = float.NegativeInfinity;
                         for (int e = 0; e < extra; e++) x[e] = b.ExtraLogits[head * s.ExtraCount + e];
                         for (int e = extra; e < extraPadded; e++) x[e] = float.NegativeInfinity;

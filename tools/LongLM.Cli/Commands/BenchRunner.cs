@@ -65,7 +65,7 @@ public static class BenchRunner
         var model = lm.Model;
         int vocab = lm.Config.VocabSize;
         int? bos = lm.Tokenizer.AddBos ? lm.Tokenizer.BosId : null;
-        long size = BenchWeights.StoredBytes(lm), perToken = BenchWeights.BytesPerToken(lm);
+        long size = BenchWeights.LoadedBytes(lm), perToken = BenchWeights.BytesPerToken(lm);
         int? threads = model.Backend is CpuBackend cpu ? cpu.Threads : null;
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(lm.Directory));
         var logits = new float[vocab];

@@ -13,11 +13,8 @@ namespace LongLM.Cli.Commands;
 /// </summary>
 public static class BenchWeights
 {
-    // The token-embedding tables of the families LongLM runs (HF names; a prefix such as "transformer." may precede).
-    private static readonly string[] EmbeddingSuffixes = ["embed_tokens.weight", "embed_in.weight", "word_embeddings.weight", "wte.weight"];
-
     /// <summary>Bytes of every tensor as loaded (llama-bench's "size": its file holds the quantized tensors).</summary>
-    public static long StoredBytes(LanguageModel lm)
+    public static long LoadedBytes(LanguageModel lm)
     {
         var quantized = QuantizedBytes(lm);
         return lm.Weights.Files.SelectMany(f => f.Tensors.Values).Sum(t => quantized.GetValueOrDefault(t.Name, t.End - t.Begin));
@@ -27,7 +24,7 @@ public static class BenchWeights
     private static Dictionary<string, long> QuantizedBytes(LanguageModel lm) =>
         lm.Model is DecoderModel decoder
             ? decoder.LoadedWeights.Where(w => w.DType.IsQuantized()).GroupBy(w => w.Name)
-                .ToDictionary(g => g.Key, g => g.First().DType.RowByteLength(g.First().Cols) * g.First().Rows)
+                .ToDictionary(g => g.Key, g => { var w = g.First(); return w.DType.RowByteLength(w.Cols) * w.Rows; })
             : [];
 
     /// <summary>Weight bytes read per decoded token.</summary>
@@ -42,7 +39,7 @@ public static class BenchWeights
         foreach (var t in lm.Weights.Files.SelectMany(f => f.Tensors.Values))
         {
             long size = quantized.GetValueOrDefault(t.Name, t.End - t.Begin);
-            if (EmbeddingSuffixes.Any(t.Name.EndsWith))
+            if (LoadQuantization.IsEmbedding(t.Name))
             {
                 long row = t.Shape.Length > 0 && t.Shape[0] > 0 ? size / t.Shape[0] : 0;
                 bytes += row + (lm.Config.TieWordEmbeddings ? size : 0);
