@@ -58,22 +58,23 @@ public static unsafe class MatMul
 
     /// <summary>
     /// q8_0/q4_0 weights, as ggml computes them: each activation row is quantized to q8_0 (into the float scratch,
-    /// whose w.Cols * 4 bytes hold the 34/32 * w.Cols bytes), then every output is an int8 block dot product.
+    /// <see cref="Quant.QuantDot.ScratchFloats"/> of w.Cols floats, about half of it), then every output is an int8
+    /// block dot product.
     /// </summary>
     private static void QuantizedRange(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int outStart, int outEnd, Span<float> scratch)
     {
-        int inDim = w.Cols, outDim = w.Rows, blocks = inDim / Quant.BlockQ8_0.BlockSize;
+        int inDim = w.Cols, outDim = w.Rows;
         long rowBytes = w.DType.RowByteLength(inDim);
-        Span<byte> xq = System.Runtime.InteropServices.MemoryMarshal.AsBytes(scratch)[..(blocks * Quant.BlockQ8_0.BlockBytes)];
-        fixed (byte* px = xq)
+        bool q8 = w.DType == DType.Q8_0;
+        fixed (float* ps = scratch)
             for (int r = 0; r < rows; r++)
             {
-                Quant.BlockQ8_0.QuantizeRow(x.Slice(r * inDim, inDim), xq);
-                for (int o = outStart; o < outEnd; o++)
+                var xq = Quant.QuantActivation.Prepare(x.Slice(r * inDim, inDim), ps, scratch.Length);
+                byte* pw = (byte*)w.Pointer + outStart * rowBytes;
+                for (int o = outStart; o < outEnd; o++, pw += rowBytes)
                 {
-                    byte* pw = (byte*)w.Pointer + o * rowBytes;
-                    float dot = w.DType == DType.Q8_0 ? Quant.QuantDot.DotQ8_0(pw, px, blocks) : Quant.QuantDot.DotQ4_0(pw, px, blocks);
+                    float dot = q8 ? Quant.QuantDot.DotQ8_0(pw, xq) : Quant.QuantDot.DotQ4_0(pw, xq);
                     y[r * outDim + o] = dot + (bias.IsEmpty ? 0f : bias[o]);
                 }
             }

@@ -62,44 +62,110 @@ public sealed unsafe class QuantTests
         Assert.Equal(14f * sign, back[31]);  // (15 - 8) * 2 sign: the other end is clamped
     }
 
-    public static TheoryData<DType, int, bool> DotCases() => new()
+    /// <summary>The kernel paths of <see cref="QuantDot"/>: what the CPU dispatches to, and each instruction-set path on its own.</summary>
+    public enum DotPath { Dispatched, Scalar, Avx2, Vnni }
+
+    public static TheoryData<DType, int, DotPath> DotCases()
     {
-        { DType.Q8_0, 32, true }, { DType.Q8_0, 288, true }, { DType.Q8_0, 4096, true },
-        { DType.Q4_0, 32, true }, { DType.Q4_0, 288, true }, { DType.Q4_0, 4096, true },
-        { DType.Q8_0, 288, false }, { DType.Q4_0, 288, false },
-    };
+        var cases = new TheoryData<DType, int, DotPath>();
+        foreach (DType dtype in new[] { DType.Q8_0, DType.Q4_0 })
+        {
+            foreach (int n in new[] { 32, 288, 4096 }) cases.Add(dtype, n, DotPath.Dispatched);
+            foreach (DotPath path in new[] { DotPath.Scalar, DotPath.Avx2, DotPath.Vnni }) cases.Add(dtype, 288, path);
+        }
+        return cases;
+    }
 
     /// <summary>
-    /// The block dot (dispatched, or the scalar loop) against sum_b d_w d_x sum_j q_w q_x in float64: the integer part
+    /// The block dot (dispatched, or one path) against sum_b d_w d_x sum_j q_w q_x in float64: the integer part
     /// is exact in both, so they differ only by float32 rounding of the per-block products and their sum, bounded by
-    /// (blocks + 2) * 2^-23 * sum_b |d_w d_x isum_b|.
+    /// (blocks + 2) * 2^-23 * sum_b |d_w d_x isum_b|. A path the CPU lacks is skipped (it cannot run here).
     /// </summary>
     [Theory, MemberData(nameof(DotCases))]
-    public void BlockDotMatchesFloat64Reference(DType dtype, int n, bool dispatched)
+    public void BlockDotMatchesFloat64Reference(DType dtype, int n, DotPath path)
     {
+        if (path == DotPath.Avx2 && !System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
+        if (path == DotPath.Vnni && !System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) return;
         float[] w = Inputs.Random(n, 7, 0.3f), x = Inputs.Random(n, 8, 2f);
-        byte[] wq = new byte[dtype.RowByteLength(n)], xq = new byte[DType.Q8_0.RowByteLength(n)];
+        byte[] wq = new byte[dtype.RowByteLength(n)];
         Quantize(dtype, w, wq);
-        BlockQ8_0.QuantizeRow(x, xq);
-        float[] wd = new float[n], xd = new float[n];
-        ElementConvert.ToSingle(wq, dtype, wd);
-        BlockQ8_0.DequantizeRow(xq, xd);
-        double expected = 0, magnitude = 0;
-        for (int b = 0; b < n / 32; b++)
+        float[] scratch = new float[QuantDot.ScratchFloats(n)];
+        fixed (float* ps = scratch)
+        fixed (byte* pw = wq)
         {
-            double block = 0;
-            for (int j = b * 32; j < b * 32 + 32; j++) block += (double)wd[j] * xd[j];
-            expected += block;
-            magnitude += Math.Abs(block);
+            var xa = QuantActivation.Prepare(x, ps, scratch.Length);
+            float[] wd = new float[n], xd = new float[n];
+            ElementConvert.ToSingle(wq, dtype, wd);
+            BlockQ8_0.DequantizeRow(new ReadOnlySpan<byte>(xa.Blocks, (int)DType.Q8_0.RowByteLength(n)), xd);
+            double expected = 0, magnitude = 0;
+            for (int b = 0; b < n / 32; b++)
+            {
+                double block = 0;
+                for (int j = b * 32; j < b * 32 + 32; j++) block += (double)wd[j] * xd[j];
+                expected += block;
+                magnitude += Math.Abs(block);
+            }
+            float actual = (dtype, path) switch
+            {
+                (DType.Q8_0, DotPath.Dispatched) => QuantDot.DotQ8_0(pw, xa),
+                (DType.Q8_0, DotPath.Scalar) => QuantDot.DotQ8_0Scalar(pw, xa),
+                (DType.Q8_0, DotPath.Avx2) => QuantDot.DotQ8_0Avx2(pw, xa),
+                (DType.Q8_0, DotPath.Vnni) => QuantDot.DotQ8_0Vnni(pw, xa),
+                (_, DotPath.Dispatched) => QuantDot.DotQ4_0(pw, xa),
+                (_, DotPath.Scalar) => QuantDot.DotQ4_0Scalar(pw, xa),
+                (_, DotPath.Avx2) => QuantDot.DotQ4_0Avx2(pw, xa),
+                _ => QuantDot.DotQ4_0Vnni(pw, xa),
+            };
+            int blocks = n / 32;
+            Assert.True(Math.Abs(actual - expected) <= (blocks + 2) * Math.Pow(2, -23) * magnitude + 1e-30,
+                $"{dtype} n={n} {path}: {actual} vs {expected}");
         }
-        int blocks = n / 32;
-        float actual;
-        fixed (byte* pw = wq, px = xq)
-            actual = dtype == DType.Q8_0
-                ? (dispatched ? QuantDot.DotQ8_0(pw, px, blocks) : QuantDot.DotQ8_0Scalar(pw, px, blocks))
-                : (dispatched ? QuantDot.DotQ4_0(pw, px, blocks) : QuantDot.DotQ4_0Scalar(pw, px, blocks));
-        Assert.True(Math.Abs(actual - expected) <= (blocks + 2) * Math.Pow(2, -23) * magnitude + 1e-30,
-            $"{dtype} n={n}: {actual} vs {expected}");
+    }
+
+    /// <summary>
+    /// The branch-free fp16 widening the dot kernels use equals .NET's (float)Half for every finite half (all 63,488
+    /// finite bit patterns, both signs, subnormals and zeros included): .NET's conversion is the independent reference.
+    /// </summary>
+    [Fact]
+    public void HalfBitsToSingleIsExactForEveryFiniteHalf()
+    {
+        for (int bits = 0; bits <= 0xFFFF; bits++)
+        {
+            Half h = BitConverter.UInt16BitsToHalf((ushort)bits);
+            if (!Half.IsFinite(h)) continue;
+            float expected = (float)h, actual = QuantDot.HalfBitsToSingle((ushort)bits);
+            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
+                $"0x{bits:X4}: {actual} vs {expected}");
+        }
+    }
+
+    /// <summary>
+    /// The prepared activation holds BlockQ8_0.QuantizeRow's bytes, each block's scale as float, and q4_0's start value
+    /// -8 sum_j q_j in lane 0 of 8 (the rest zero), recomputed here from the quantized bytes.
+    /// </summary>
+    [Fact]
+    public void PreparedActivationHoldsBlocksScalesAndStarts()
+    {
+        const int n = 96;
+        float[] x = Inputs.Random(n, 31, 5f);
+        byte[] expectedBytes = new byte[DType.Q8_0.RowByteLength(n)];
+        BlockQ8_0.QuantizeRow(x, expectedBytes);
+        float[] scratch = new float[QuantDot.ScratchFloats(n)];
+        fixed (float* ps = scratch)
+        {
+            var xa = QuantActivation.Prepare(x, ps, scratch.Length);
+            Assert.Equal(3, xa.BlockCount);
+            Assert.True(new ReadOnlySpan<byte>(xa.Blocks, expectedBytes.Length).SequenceEqual(expectedBytes));
+            for (int b = 0; b < 3; b++)
+            {
+                Assert.Equal((float)BitConverter.UInt16BitsToHalf((ushort)(expectedBytes[34 * b] | expectedBytes[34 * b + 1] << 8)), xa.Scales[b]);
+                int sum = 0;
+                for (int j = 0; j < 32; j++) sum += (sbyte)expectedBytes[34 * b + 2 + j];
+                Assert.Equal(-8 * sum, xa.Q4Starts[8 * b]);
+                for (int lane = 1; lane < 8; lane++) Assert.Equal(0, xa.Q4Starts[8 * b + lane]);
+            }
+        }
+        Assert.Throws<ArgumentException>(() => { fixed (float* ps = scratch) QuantActivation.Prepare(x, ps, scratch.Length - 1); });
     }
 
     /// <summary>
