@@ -42,11 +42,13 @@ public static class ModelLoading
 
     /// <summary>
     /// Creates the backend, loads <paramref name="directory"/> on it and routes the model's warnings (vanilla attention
-    /// past its context) to stderr. With --verbose, says which backend runs (and on how many threads).
+    /// past its context) to stderr. With --verbose, says which backend runs (and on how many threads). With
+    /// <paramref name="profile"/> the backend is wrapped in a <see cref="Kernels.Profiling.ProfilingBackend"/> (bench --profile).
     /// </summary>
-    public static LoadedModel LoadModel(this CliIO io, string directory, string backend, ModelOptions options, int? threads = null)
+    public static LoadedModel LoadModel(this CliIO io, string directory, string backend, ModelOptions options, int? threads = null, bool profile = false)
     {
-        var device = CreateBackend(backend, threads);
+        IBackend device = CreateBackend(backend, threads);
+        if (profile) device = new Kernels.Profiling.ProfilingBackend(device);
         LanguageModel lm;
         try
         {

@@ -40,6 +40,9 @@ internal static class CpuParallel
     // helper left over from the previous call is there to try its claim; per thread, so it slows only their calls.
     [ThreadStatic] internal static int t_publishDelaySpins;
 
+    /// <summary>Calls on this thread that went parallel (queued helpers): what `longlm bench --profile` counts as thread wake-ups.</summary>
+    [ThreadStatic] internal static long t_parallelRegions;
+
     /// <summary>
     /// Runs job.Run(start, end) over chunks; <paramref name="grain"/> is the least work per chunk worth a thread and
     /// <paramref name="workers"/> the most threads that work on the call at once (the caller and workers - 1 helpers).
@@ -63,6 +66,7 @@ internal static class CpuParallel
             if (count > 0) job.Run(0, count);
             return;
         }
+        t_parallelRegions++;
         // Four chunks per worker balance uneven cores without paying scheduling cost per row.
         int chunks = Math.Min(workers * 4, (count + grain - 1) / grain);
         // A helper queued for an earlier call may still be looking for a chunk. Bump the generation, closed (next
@@ -84,6 +88,25 @@ internal static class CpuParallel
         var spin = new SpinWait();
         while (Volatile.Read(ref job.Completed) < chunks) spin.SpinOnce(sleep1Threshold: -1);
         if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    /// <summary>
+    /// Mean seconds of a parallel call whose chunks do nothing, over <paramref name="samples"/> calls with
+    /// <paramref name="workers"/> workers: the fixed cost of waking helpers and waiting for them (for --profile).
+    /// </summary>
+    internal static double EmptyRegionSeconds(int workers, int samples)
+    {
+        var job = PerThread<EmptyJob>.Job;
+        for (int i = 0; i < 16; i++) Run(job, 4 * workers, 1, workers);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int i = 0; i < samples; i++) Run(job, 4 * workers, 1, workers);
+        return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds / samples;
+    }
+
+    private sealed class EmptyJob : RangeJob
+    {
+        public override void Run(int start, int end) { }
+        public override void Clear() { }
     }
 
     private static void Work(RangeJob job, long generation)

@@ -29,9 +29,10 @@ public static class BenchCommand
         var noWarmup = new Option<bool>("--no-warmup") { Description = "Skip the untimed warm-up repetition of each row" };
         var prefillChunk = CommonOptions.PrefillChunk();
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of decode tokens/s and KV-cache MiB against depth (tg rows)" };
+        var profile = new Option<bool>("--profile") { Description = "Time every backend op of the timed repetitions (cpu backend): per-op µs/token and share, sampling, thread wake-ups" };
         var from = new Option<string?>("--from") { Description = "Comma list of earlier `bench -o json` files: print (and --plot) their rows together instead of running" };
         var command = new Command("bench", "Prefill and decode speed, weight GB/s, peak memory and KV-cache bytes by depth, threads and attention mode (as llama-bench)")
-            { model, backend, prompts, gens, depths, threads, repetitions, only, output, noWarmup, prefillChunk, plot, from };
+            { model, backend, prompts, gens, depths, threads, repetitions, only, output, noWarmup, prefillChunk, plot, profile, from };
         var attention = new AttentionFlags(command, topKAlias: true);
         command.SetAction(parse => io.Guard(() =>
         {
@@ -41,12 +42,15 @@ public static class BenchCommand
             if (parse.GetValue(from) is string files)
             {
                 if (dir is not null) throw new LongLMException("give --model to run a benchmark or --from to print saved rows, not both");
+                if (parse.GetValue(profile)) throw new LongLMException("--profile runs a benchmark; it does not apply to --from");
                 rows = files.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).SelectMany(BenchOutput.ReadJson).ToList();
             }
             else
             {
                 if (dir is null) throw new LongLMException("--model is required (or --from FILE.json to print saved rows)");
-                rows = Run(io, parse, dir, attention, Plan(parse, prompts, gens, depths, repetitions, only, noWarmup, prefillChunk),
+                if (parse.GetValue(profile) && parse.GetValue(backend) != "cpu")
+                    throw new LongLMException($"--profile times the cpu backend's ops; --backend {parse.GetValue(backend)} runs them asynchronously");
+                rows = Run(io, parse, dir, attention, Plan(parse, prompts, gens, depths, repetitions, only, noWarmup, prefillChunk) with { Profile = parse.GetValue(profile) },
                     parse.GetValue(backend)!, ThreadCounts(parse.GetValue(threads), parse.GetValue(backend)!));
             }
             if (parse.GetValue(plot) is string png) BenchPlot.Write(png, rows, string.Join(", ", rows.Select(r => r.Model).Distinct()));
@@ -96,7 +100,7 @@ public static class BenchCommand
         {
             foreach (int? t in threads)
             {
-                using var loaded = io.LoadModel(dir, backend, option, t);
+                using var loaded = io.LoadModel(dir, backend, option, t, plan.Profile);
                 foreach (var row in BenchRunner.Run(loaded, plan, backend))
                 {
                     rows.Add(row);

@@ -41,6 +41,19 @@ public static class BenchOutput
         Line(head.Select((h, i) => right[i] ? h.PadLeft(width[i]) : h.PadRight(width[i])));
         Line(width.Select((w, i) => right[i] ? new string('-', w - 1) + ":" : new string('-', w)));
         foreach (var c in cells) Line(c.Select((v, i) => right[i] ? v.PadLeft(width[i]) : v.PadRight(width[i])));
+        foreach (var r in rows)
+            if (r.Profile is { } p) sb.Append('\n').Append(ProfileMarkdown(r, p));
+        return sb.ToString();
+    }
+
+    /// <summary>A row's --profile as a markdown table: op, calls per token, µs per token, share of the wall time.</summary>
+    public static string ProfileMarkdown(BenchRow r, BenchProfile p)
+    {
+        var sb = new StringBuilder(Invariant($"profile: {r.Model}, {r.Attention}, t={r.Threads?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {r.TestName}\n\n"));
+        sb.Append("| op | calls/token | us/token | share |\n|---|---:|---:|---:|\n");
+        foreach (var e in p.Ops)
+            sb.Append(Invariant($"| {e.Op} | {e.CallsPerToken:F1} | {e.MicrosecondsPerToken:F1} | {100 * e.Share:F1}% |\n"));
+        sb.Append(Invariant($"\nthread wake-ups: {p.ParallelRegionsPerToken:F1} parallel regions/token x {p.EmptyRegionMicroseconds:F2} us (empty region) = about {p.WakeupMicrosecondsPerToken:F0} us/token, inside the op times\n"));
         return sb.ToString();
     }
 
@@ -91,7 +104,19 @@ public static class BenchOutput
             ["peak_scope"] = r.PeakScope,
             ["kv_bytes"] = r.KvBytes,
             ["kv_allocated_bytes"] = r.KvAllocatedBytes,
+            ["profile"] = r.Profile is { } p ? ProfileJson(p) : null,
         }).ToArray(), new JsonSerializerOptions { WriteIndented = true });
+
+    private static Dictionary<string, object> ProfileJson(BenchProfile p) => new()
+    {
+        ["ops"] = p.Ops.Select(e => new Dictionary<string, object>
+        {
+            ["op"] = e.Op, ["calls_per_token"] = e.CallsPerToken, ["us_per_token"] = e.MicrosecondsPerToken, ["share"] = e.Share,
+        }).ToArray(),
+        ["parallel_regions_per_token"] = p.ParallelRegionsPerToken,
+        ["empty_region_us"] = p.EmptyRegionMicroseconds,
+        ["wakeup_us_per_token"] = p.WakeupMicrosecondsPerToken,
+    };
 
     /// <summary>Rows read back from a file written by -o json (for --from: merge runs into one table and plot).</summary>
     /// <exception cref="LongLMException">Missing file, not JSON, or not bench rows.</exception>

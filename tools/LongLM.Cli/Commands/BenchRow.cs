@@ -20,10 +20,11 @@ namespace LongLM.Cli.Commands;
 /// <param name="PeakScope">"row": the peak was reset when the row began (Linux clear_refs); "process": since the process started.</param>
 /// <param name="KvBytes">Bytes of the KV slots the sequence holds at the end of the last repetition (keys and values, every layer).</param>
 /// <param name="KvAllocatedBytes">Bytes the KV cache has allocated at that point (its capacity grows by doubling).</param>
+/// <param name="Profile">With --profile: where the timed repetitions' time went, per op.</param>
 public sealed record BenchRow(
     string Model, string ModelType, long SizeBytes, long Params, string Backend, int? Threads, string Attention,
     string Test, int Tokens, int Depth, double[] Samples, long WeightBytesPerToken, long PeakWorkingSetBytes, string PeakScope,
-    long KvBytes, long KvAllocatedBytes)
+    long KvBytes, long KvAllocatedBytes, BenchProfile? Profile = null)
 {
     /// <summary>llama-bench's test name: "pp512", "tg128", with " @ d4096" at a depth.</summary>
     public string TestName => $"{Test}{Tokens}" + (Depth > 0 ? $" @ d{Depth}" : "");

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LongLM.Kernels.Cpu;
+using LongLM.Kernels.Profiling;
 using LongLM.Models;
 using LongLM.Runtime.Inference;
 using LongLM.Runtime.Sampling;
@@ -13,7 +14,9 @@ namespace LongLM.Cli.Commands;
 /// <param name="Repetitions">-r: timed repetitions per row.</param>
 /// <param name="Warmup">One untimed repetition of each test before the timed ones (JIT, thread wake-up, page faults).</param>
 /// <param name="PrefillChunk">Tokens per internal pass (memory only; it changes speed, never a number).</param>
-public sealed record BenchPlan(IReadOnlyList<int> Prompts, IReadOnlyList<int> Gens, IReadOnlyList<int> Depths, int Repetitions, bool Warmup, int PrefillChunk);
+/// <param name="Profile">--profile: time every backend call of the timed repetitions (the model must run on a <see cref="ProfilingBackend"/>).</param>
+public sealed record BenchPlan(IReadOnlyList<int> Prompts, IReadOnlyList<int> Gens, IReadOnlyList<int> Depths, int Repetitions, bool Warmup, int PrefillChunk,
+    bool Profile = false);
 
 /// <summary>
 /// Runs the rows of one loaded model through the library's forward (<see cref="ICausalLM.Forward"/> on a sequence), as
@@ -66,7 +69,10 @@ public static class BenchRunner
         int vocab = lm.Config.VocabSize;
         int? bos = lm.Tokenizer.AddBos ? lm.Tokenizer.BosId : null;
         long size = BenchWeights.LoadedBytes(lm), perToken = BenchWeights.BytesPerToken(lm);
-        int? threads = model.Backend is CpuBackend cpu ? cpu.Threads : null;
+        var profiler = plan.Profile ? model.Backend as ProfilingBackend
+            ?? throw new InvalidOperationException("--profile needs the model on a ProfilingBackend") : null;
+        int? threads = (profiler?.Inner ?? model.Backend) is CpuBackend cpu ? cpu.Threads : null;
+        double emptyRegion = profiler?.MeasureEmptyParallelRegionSeconds() ?? 0;
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(lm.Directory));
         var logits = new float[vocab];
         var tests = plan.Prompts.Select(p => ("pp", p)).Concat(plan.Gens.Select(n => ("tg", n))).ToArray();
@@ -107,6 +113,8 @@ public static class BenchRunner
                     // The peak is reset with the depth already in the cache: a row's peak is the memory of its test at that depth.
                     string scope = ProcessMemory.ResetPeak();
                     var samples = new double[plan.Repetitions];
+                    var totals = new List<OpTotals>();
+                    double wall = 0, sampling = 0;
                     for (int rep = plan.Warmup ? -1 : 0; rep < plan.Repetitions; rep++)
                     {
                         if (!Rewound(sequence, depth))
@@ -117,6 +125,8 @@ public static class BenchRunner
                             sequence.PrefillChunk = plan.PrefillChunk;
                             if (depth > 0) ArgMaxAfter(model, depthIds, sequence, logits);
                         }
+                        bool profiled = profiler is not null && rep >= 0;
+                        if (profiled) profiler!.Profile.Start();
                         long start = Stopwatch.GetTimestamp();
                         if (test == "pp")
                         {
@@ -128,15 +138,23 @@ public static class BenchRunner
                             for (int i = 0; i < tokens; i++)
                             {
                                 model.Forward(one, sequence, logits, LogitsRows.Last);
+                                long sample = profiled ? Stopwatch.GetTimestamp() : 0;
                                 one[0] = Sampler.ArgMax(logits);
+                                if (profiled) sampling += Stopwatch.GetElapsedTime(sample).TotalSeconds;
                             }
                         }
                         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                        if (profiled)
+                        {
+                            totals.Add(profiler!.Profile.Stop());
+                            wall += seconds;
+                        }
                         if (rep >= 0) samples[rep] = tokens / seconds;
                     }
                     yield return new BenchRow(name, lm.Config.ModelType, size, lm.ParameterCount, backendName, threads, model.Policy.ToString(),
                         test, tokens, depth, samples, perToken, ProcessMemory.Peak(), scope,
-                        HeldKvBytes(sequence.Cache), 4 * sequence.Cache.AllocatedFloats);
+                        HeldKvBytes(sequence.Cache), 4 * sequence.Cache.AllocatedFloats,
+                        profiler is null ? null : BenchProfile.From(totals, (long)tokens * plan.Repetitions, wall, sampling, emptyRegion));
                 }
             }
         }
