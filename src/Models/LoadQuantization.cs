@@ -94,6 +94,13 @@ public sealed class LoadQuantization
                 ElementConvert.ToSingle(view.RowBytes(r), view.DType, scratch);
                 row = scratch;
             }
+            // A NaN or infinity has no block scale (ggml would write one silently); the model folder is untrusted input.
+            if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row)))
+            {
+                NativeMemory.AlignedFree(dst);
+                memory = 0;
+                throw new LongLMException($"{view.Name}: row {r} holds a NaN or infinity; it cannot be quantized to {Target.SafeTensorsName().ToLowerInvariant()}");
+            }
             var target = new Span<byte>(dst + r * rowBytes, (int)rowBytes);
             if (Target == DType.Q8_0) BlockQ8_0.QuantizeRow(row, target);
             else BlockQ4_0.QuantizeRow(row, target);

@@ -62,6 +62,36 @@ public sealed unsafe class QuantTests
         Assert.Equal(14f * sign, back[31]);  // (15 - 8) * 2 sign: the other end is clamped
     }
 
+    /// <summary>
+    /// The vectorised quantizers write the reference loops' bytes (ggml's quantize_row_*_ref, checked by hand above):
+    /// random rows at several magnitudes, exact halves (d = 1, so x id = k + 0.5 is a tie that rounds away from zero),
+    /// zero blocks, a block whose largest magnitudes are equal with both signs (q4_0 keeps the first), negative zeros,
+    /// subnormal-sized values and 1e30.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q8_0)]
+    [InlineData(DType.Q4_0)]
+    public void VectorQuantizerWritesTheReferenceBytes(DType dtype)
+    {
+        var rows = new List<float[]>();
+        foreach (float scale in new[] { 1e-30f, 1e-3f, 1f, 300f, 1e30f }) rows.Add(Inputs.Random(32 * 9, 50 + rows.Count, scale));
+        var ties = new float[64];
+        for (int j = 0; j < 32; j++) ties[j] = j == 0 ? 127f : (j % 2 == 0 ? 1 : -1) * (j + 0.5f); // q8_0: d = 1, ties at k + 1/2
+        for (int j = 32; j < 64; j++) ties[j] = j == 32 ? -8f : (j % 2 == 0 ? 1 : -1) * ((j - 32) % 8 + 0.5f) / 2; // q4_0: d = 1, x id + 8.5 on integers
+        rows.Add(ties);
+        var special = new float[96];
+        for (int j = 32; j < 64; j++) special[j] = j == 40 ? -5f : j == 50 ? 5f : j % 3 - 1; // equal magnitudes, both signs
+        for (int j = 64; j < 96; j++) special[j] = j % 2 == 0 ? -0f : 1e-40f;
+        rows.Add(special);
+        foreach (float[] x in rows)
+        {
+            byte[] expected = new byte[dtype.RowByteLength(x.Length)], actual = new byte[expected.Length];
+            if (dtype == DType.Q8_0) { BlockQ8_0.QuantizeRowReference(x, expected); BlockQ8_0.QuantizeRow(x, actual); }
+            else { BlockQ4_0.QuantizeRowReference(x, expected); BlockQ4_0.QuantizeRow(x, actual); }
+            Assert.Equal(expected, actual);
+        }
+    }
+
     /// <summary>The kernel paths of <see cref="QuantDot"/>: what the CPU dispatches to, and each instruction-set path on its own.</summary>
     public enum DotPath { Dispatched, Scalar, Avx2, Vnni }
 

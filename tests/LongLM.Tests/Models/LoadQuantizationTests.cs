@@ -9,7 +9,7 @@ namespace LongLM.Tests.Models;
 
 /// <summary>
 /// Load-time quantization (ModelOptions.Quantize). Expected values: the stored weights run through the reference
-/// quantizers BlockQ8_0/BlockQ4_0.QuantizeRow (ggml's quantize_row_*_ref, checked by hand in QuantTests) row by row,
+/// quantizers BlockQ8_0/BlockQ4_0.QuantizeRowReference (ggml's quantize_row_*_ref, checked by hand in QuantTests) row by row,
 /// the F32 model's own logits for the closeness bound, and the F32 byte size of the tensors for the streaming bound.
 /// </summary>
 public sealed class LoadQuantizationTests : IDisposable
@@ -70,7 +70,7 @@ public sealed class LoadQuantizationTests : IDisposable
             {
                 float[] row = new float[stored.Cols];
                 ElementConvert.ToSingle(stored.RowBytes(r), stored.DType, row);
-                if (type == DType.Q8_0) BlockQ8_0.QuantizeRow(row, expected); else BlockQ4_0.QuantizeRow(row, expected);
+                if (type == DType.Q8_0) BlockQ8_0.QuantizeRowReference(row, expected); else BlockQ4_0.QuantizeRowReference(row, expected);
                 Assert.True(expected.AsSpan().SequenceEqual(view.RowBytes(r)), $"{view.Name} row {r}");
             }
             // And dequantizing gives the stored row back within the format's step (d = amax/127 or amax/8 per block).
@@ -148,5 +148,29 @@ public sealed class LoadQuantizationTests : IDisposable
     public void NotAQuantizedType_IsRefused()
     {
         Assert.Throws<LongLMException>(() => LanguageModel.Load(Stories, "cpu", new ModelOptions { Quantize = DType.BF16 }));
+    }
+
+    /// <summary>
+    /// A NaN in a weight the rule quantizes is one clear error naming the tensor (the folder is untrusted input), not a
+    /// garbage block scale. The NaN is written by hand into stories260K's q_proj bytes (offsets from the safetensors
+    /// header); before the check, the load succeeded and wrote a NaN scale.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Q8_0)]
+    [InlineData(DType.Q4_0)]
+    public void NonFiniteWeight_IsRefusedWithTheTensorName(DType type)
+    {
+        foreach (string f in Directory.GetFiles(Stories)) File.Copy(f, Path.Combine(_dir.Path, Path.GetFileName(f)));
+        string file = Path.Combine(_dir.Path, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        using var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        const string name = "model.layers.1.self_attn.q_proj.weight";
+        long start = header.RootElement.GetProperty(name).GetProperty("data_offsets")[0].GetInt64();
+        BitConverter.TryWriteBytes(bytes.AsSpan((int)(8 + headerLength + start + 4 * 70)), float.NaN); // row 1, column 6
+        File.WriteAllBytes(file, bytes);
+        var e = Assert.Throws<LongLMException>(() => LanguageModel.Load(_dir.Path, "cpu", new ModelOptions { Quantize = type }));
+        Assert.Contains(name, e.Message);
+        Assert.Contains("row 1", e.Message);
     }
 }
