@@ -52,7 +52,7 @@ public static class BenchOutput
         var sb = new StringBuilder(Invariant($"profile: {r.Model}, {r.Attention}, t={r.Threads?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {r.TestName}\n\n"));
         sb.Append("| op | calls/token | us/token | share |\n|---|---:|---:|---:|\n");
         foreach (var e in p.Ops)
-            sb.Append(Invariant($"| {e.Op} | {e.CallsPerToken:F1} | {e.MicrosecondsPerToken:F1} | {100 * e.Share:F1}% |\n"));
+            sb.Append(Invariant($"| {e.Op} | {(e.CallsPerToken < 1 ? Invariant($"{e.CallsPerToken:F3}") : Invariant($"{e.CallsPerToken:F1}"))} | {e.MicrosecondsPerToken:F1} | {100 * e.Share:F1}% |\n"));
         sb.Append(Invariant($"\nthread wake-ups: {p.ParallelRegionsPerToken:F1} parallel regions/token x {p.EmptyRegionMicroseconds:F2} us (empty region) = about {p.WakeupMicrosecondsPerToken:F0} us/token, inside the op times\n"));
         return sb.ToString();
     }
