@@ -34,8 +34,7 @@ public static class BlockQ4_0
             {
                 float* xb = px + b * BlockSize;
                 byte* yb = py + b * BlockBytes;
-                Vector256<float> v0 = Vector256.Load(xb), v1 = Vector256.Load(xb + 8), v2 = Vector256.Load(xb + 16), v3 = Vector256.Load(xb + 24);
-                float amax = BlockQ8_0.MaxAcross(Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))));
+                float amax = BlockQ8_0.LoadBlock(xb, out var v0, out var v1, out var v2, out var v3);
                 float max = 0f;
                 if (amax > 0f) // otherwise (all zeros, or a NaN) the reference's strict test never fires and max stays 0
                     for (int j = 0; j < BlockSize; j++)

@@ -33,8 +33,7 @@ public static unsafe class BlockQ8_0
             {
                 float* xb = px + b * BlockSize;
                 byte* yb = py + b * BlockBytes;
-                Vector256<float> v0 = Vector256.Load(xb), v1 = Vector256.Load(xb + 8), v2 = Vector256.Load(xb + 16), v3 = Vector256.Load(xb + 24);
-                float amax = MaxAcross(Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))));
+                float amax = LoadBlock(xb, out var v0, out var v1, out var v2, out var v3);
                 float d = amax / 127f;
                 float id = d != 0f ? 1f / d : 0f;
                 WriteScale(new Span<byte>(yb, 2), d);
@@ -78,6 +77,16 @@ public static unsafe class BlockQ8_0
         Vector256<float> away = Vector256.Create(1f) | (v & Vector256.Create(-0f)); // +-1 with v's sign
         Vector256<float> step = Vector256.GreaterThanOrEqual(Vector256.Abs(v - t), Vector256.Create(0.5f)) & away;
         return Vector256.ConvertToInt32(t + step);
+    }
+
+    /// <summary>A block's 32 floats as four vectors, and the largest magnitude among them (both quantizers start so).</summary>
+    internal static float LoadBlock(float* xb, out Vector256<float> v0, out Vector256<float> v1, out Vector256<float> v2, out Vector256<float> v3)
+    {
+        v0 = Vector256.Load(xb);
+        v1 = Vector256.Load(xb + 8);
+        v2 = Vector256.Load(xb + 16);
+        v3 = Vector256.Load(xb + 24);
+        return MaxAcross(Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))));
     }
 
     /// <summary>The largest of the eight lanes (Math.Max's NaN rule, as the scalar loop's MathF.Max).</summary>
