@@ -16,8 +16,11 @@ public static partial class Attention
     /// Under GQA (SmolLM-135M: 9 query heads on 3 KV heads) <see cref="Head"/> re-reads a group's keys and values once
     /// per query head; at depth the K/V of a layer (6 MB at 4096 keys) no longer fits in cache, so decode attention is
     /// that re-reading. Here each local key and value row is read once and used by every head of the group while it is
-    /// in L1. Every head's dot products, softmax and multiply-adds are the same calls in the same order as in
-    /// <see cref="Head"/>, only interleaved across heads, so the output is identical.
+    /// in L1. With AVX-512 and a head width of whole vectors, the local keys go 16 at a time through one reduction tree
+    /// (<see cref="Logits16"/>) and the local values 64 rows at a time into register accumulators (<see cref="WeightedRows"/>):
+    /// the per-key horizontal sums and per-row calls made this kernel compute bound at depth. Those blocks sum in another
+    /// order than <see cref="Head"/> (float rounding apart); elsewhere every head's dot products, softmax and multiply-adds
+    /// are Head's calls in Head's order, only interleaved across heads, so the output is identical.
     /// </remarks>
     public static void Group(AttentionSpans b, in AttentionShape s, int row, int kvHead, Span<float> scratch)
     {
@@ -30,7 +33,10 @@ public static partial class Attention
         long firstLocal = s.LocalFirstPosition + localFrom;
 
         for (int g = 0; g < group; g++) FarLogits(b, s, row, firstHead + g, scratch.Slice(g * width, farEnd));
-        for (int j = 0; j < localCount; j++)
+        int j0 = 0;
+        if (HasLogits16(hd) && localCount >= 16)
+            j0 = BlockLogits(b, s, row, kvHead, firstHead, group, localFrom, localCount, farEnd, width, firstLocal, i, scratch);
+        for (int j = j0; j < localCount; j++)
         {
             var k = b.LocalKeys.Slice((localFrom + j) * stride + kvHead * hd, hd);
             for (int g = 0; g < group; g++)
@@ -56,7 +62,8 @@ public static partial class Attention
             for (int f = 0; f < farEnd; f++)
                 TensorPrimitives.MultiplyAdd(b.FarValues.Slice(f * stride + kvHead * hd, hd), logits[f], o, o);
         }
-        for (int j = 0; j < localCount; j++)
+        int v0 = HasLogits16(hd) ? BlockValues(b, s, row, kvHead, firstHead, group, localFrom, localCount, farEnd, width, scratch) : 0;
+        for (int j = v0; j < localCount; j++)
         {
             var v = b.LocalValues.Slice((localFrom + j) * stride + kvHead * hd, hd);
             for (int g = 0; g < group; g++)
@@ -72,5 +79,58 @@ public static partial class Attention
             for (int e = 0; e < extra; e++)
                 TensorPrimitives.MultiplyAdd(b.ExtraValues.Slice((head * s.ExtraCount + e) * hd, hd), scratch[g * width + farEnd + localCount + e], o, o);
         }
+    }
+
+    /// <summary>
+    /// Local logits of keys [0, 16 n) for every head of the group, 16 keys at a time (<see cref="Logits16"/>), then
+    /// ALiBi's line as the per-key loop applies it. Returns 16 n, the first key left to the per-key loop.
+    /// </summary>
+    private static unsafe int BlockLogits(AttentionSpans b, in AttentionShape s, int row, int kvHead, int firstHead, int group,
+        int localFrom, int localCount, int farEnd, int width, long firstLocal, long i, Span<float> scratch)
+    {
+        int hd = s.HeadDim, stride = s.KvHeads * hd, blocked = localCount / 16 * 16;
+        // Bounds, checked once for the whole block (the kernel reads raw pointers).
+        if ((long)(localFrom + blocked - 1) * stride + kvHead * hd + hd > b.LocalKeys.Length || (row * s.Heads + firstHead + group) * hd > b.Query.Length
+            || (group - 1) * width + farEnd + blocked > scratch.Length)
+            throw new ArgumentException("attention spans are shorter than the shape says");
+        fixed (float* keys = b.LocalKeys, query = b.Query, logits = scratch)
+            for (int j = 0; j < blocked; j += 16)
+            {
+                float* k = keys + (long)(localFrom + j) * stride + kvHead * hd;
+                for (int g = 0; g < group; g++)
+                    Logits16(query + (row * s.Heads + firstHead + g) * hd, k, stride, hd, s.Scale, logits + g * width + farEnd + j);
+            }
+        for (int g = 0; g < group; g++)
+        {
+            float slope = b.AlibiSlopes.IsEmpty ? 0f : b.AlibiSlopes[firstHead + g];
+            if (slope == 0f) continue;
+            for (int j = 0; j < blocked; j++)
+                scratch[g * width + farEnd + j] -= slope * Math.Min(i - (firstLocal + j), s.AlibiDistanceCap);
+        }
+        return blocked;
+    }
+
+    /// <summary>
+    /// The local values' share of every head's output, for keys [0, 64 n) in blocks of 64 (a block's values stay in L1
+    /// while each head of the group adds them, <see cref="WeightedRows"/>). Returns 64 n, the first key left to the
+    /// per-key loop.
+    /// </summary>
+    private static unsafe int BlockValues(AttentionSpans b, in AttentionShape s, int row, int kvHead, int firstHead, int group,
+        int localFrom, int localCount, int farEnd, int width, Span<float> scratch)
+    {
+        const int Block = 64;
+        int hd = s.HeadDim, stride = s.KvHeads * hd, blocked = localCount / Block * Block;
+        if (blocked == 0) return 0;
+        if ((long)(localFrom + blocked - 1) * stride + kvHead * hd + hd > b.LocalValues.Length || (row * s.Heads + firstHead + group) * hd > b.Output.Length
+            || (group - 1) * width + farEnd + blocked > scratch.Length)
+            throw new ArgumentException("attention spans are shorter than the shape says");
+        fixed (float* values = b.LocalValues, output = b.Output, weights = scratch)
+            for (int j = 0; j < blocked; j += Block)
+            {
+                float* v = values + (long)(localFrom + j) * stride + kvHead * hd;
+                for (int g = 0; g < group; g++)
+                    WeightedRows(v, stride, hd, weights + g * width + farEnd + j, Block, output + (row * s.Heads + firstHead + g) * hd);
+            }
+        return blocked;
     }
 }

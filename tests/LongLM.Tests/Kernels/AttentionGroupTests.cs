@@ -6,8 +6,9 @@ namespace LongLM.Tests.Kernels;
 
 /// <summary>
 /// Ops.Attention.Group (one query row, every head of a KV group over one read of its keys) against Ops.Attention.Head,
-/// the per-head one-query kernel it replaced on the cpu backend: Group only interleaves Head's per-head calls, so the
-/// two must agree bit for bit (closeness to the double-precision reference is BackendParityTests' decode-at-depth cases).
+/// the per-head one-query kernel it replaced on the cpu backend: bit for bit where Group only interleaves Head's calls,
+/// and against the double-precision Attention.Reference where Group's AVX-512 blocks (16 keys per logit reduction,
+/// 64 value rows per weighted sum) sum in another order.
 /// </summary>
 public sealed class AttentionGroupTests
 {
@@ -27,7 +28,7 @@ public sealed class AttentionGroupTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Group_EqualsHead_BitForBit(string name, AttentionShape s)
+    public void Group_MatchesHead(string name, AttentionShape s)
     {
         int rowDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
         var q = Inputs.Random(rowDim, 1, 2f);
@@ -50,8 +51,43 @@ public sealed class AttentionGroupTests
         for (int g = 0; g < s.KvHeads; g++)
             Attention.Group(new AttentionSpans(q, k, v, got, fq, fk, fv, el, ev, slopes), s, 0, g, groupScratch);
 
-        for (int c = 0; c < rowDim; c++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[c]) == BitConverter.SingleToInt32Bits(got[c]),
-                $"{name}: output {c}: Head {expected[c]:R}, Group {got[c]:R}");
+        if (!Attention.HasLogits16(s.HeadDim))
+        {
+            // Head widths without the 16-key blocks (here head_dim 8, and every width without AVX-512): Group only
+            // interleaves Head's per-head calls, so the two agree bit for bit.
+            for (int c = 0; c < rowDim; c++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[c]) == BitConverter.SingleToInt32Bits(got[c]),
+                    $"{name}: output {c}: Head {expected[c]:R}, Group {got[c]:R}");
+            return;
+        }
+        // The blocked paths (Logits16's reduction tree, WeightedRows' fused multiply-adds) sum in another order: both
+        // kernels are checked against the double-precision reference instead, with the prefill tile's tolerance.
+        var reference = new float[rowDim];
+        Attention.Reference(new AttentionSpans(q, k, v, reference, fq, fk, fv, el, ev, slopes), s);
+        Tolerance.AssertClose(reference, expected, 1e-5f, 1e-4f, $"{name}: Head");
+        Tolerance.AssertClose(reference, got, 1e-5f, 1e-4f, $"{name}: Group");
+    }
+
+    /// <summary>
+    /// Logits16 against 16 dot products in double (the expected values), for head widths 16, 64 and 128 and a key
+    /// stride wider than the head (GQA rows): a wrong lane in the reduction tree or the final permutation puts a key's
+    /// logit in another key's place, which this catches exactly.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 48)]
+    [InlineData(64, 192)]
+    [InlineData(128, 128)]
+    public unsafe void Logits16_EqualsSixteenDotProducts(int hd, int stride)
+    {
+        if (!Attention.HasLogits16(hd)) return; // needs AVX-512; the per-key loop runs elsewhere
+        float[] q = Inputs.Random(hd, 61, 2f), k = Inputs.Random(16 * stride, 62, 2f), dst = new float[16];
+        fixed (float* pq = q, pk = k, pd = dst)
+            Attention.Logits16(pq, pk, stride, hd, 0.5f, pd);
+        for (int t = 0; t < 16; t++)
+        {
+            double dot = 0, magnitude = 0;
+            for (int c = 0; c < hd; c++) { dot += (double)q[c] * k[t * stride + c]; magnitude += Math.Abs((double)q[c] * k[t * stride + c]); }
+            Assert.True(Math.Abs(dst[t] - 0.5 * dot) <= 0.5 * magnitude * hd * 1.2e-7 + 1e-6, $"key {t}: {dst[t]} vs {0.5 * dot}");
+        }
     }
 }
