@@ -102,8 +102,8 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     public static OpKind MatMulKind(DeviceWeight weight)
     {
         string name = weight.Name;
-        if (name.EndsWith("lm_head.weight", StringComparison.Ordinal) || name.EndsWith("embed_out.weight", StringComparison.Ordinal)
-            || Contains(name, "embed") || name.EndsWith("wte.weight", StringComparison.Ordinal))
+        // "embed" covers embed_tokens (a tied head) and GPT-NeoX's embed_out.
+        if (name.EndsWith("lm_head.weight", StringComparison.Ordinal) || Contains(name, "embed") || name.EndsWith("wte.weight", StringComparison.Ordinal))
             return OpKind.MatMulHead;
         if (Contains(name, "attn") || Contains(name, "attention") || Contains(name, "q_proj") || Contains(name, "k_proj")
             || Contains(name, "v_proj") || Contains(name, "o_proj") || Contains(name, "query_key_value") || Contains(name, "Wqkv"))

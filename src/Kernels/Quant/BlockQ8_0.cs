@@ -93,8 +93,7 @@ public static unsafe class BlockQ8_0
     internal static float MaxAcross(Vector256<float> v)
     {
         Vector128<float> m = Vector128.Max(v.GetLower(), v.GetUpper());
-        float r = MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3]));
-        return r;
+        return MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3]));
     }
 
     /// <summary>Widens q8_0 blocks back to float32: y = qs * d.</summary>

@@ -73,79 +73,76 @@ public static unsafe class QuantDot
     /// <summary>Blocks per pass of the VNNI kernels: their products d_w d_x are widened into a stack buffer of this many floats first.</summary>
     private const int ScaleChunk = 64;
 
-    [SkipLocalsInit] // ws is written (WidenScales) before it is read
-    internal static float DotQ8_0Vnni(byte* w, in QuantActivation x)
+    internal static float DotQ8_0Vnni(byte* w, in QuantActivation x) => DotVnni<Q8Block>(w, x);
+
+    internal static float DotQ4_0Vnni(byte* w, in QuantActivation x) => DotVnni<Q4Block>(w, x);
+
+    /// <summary>A weight format's block for <see cref="DotVnni{TBlock}"/>: its size and its eight int32 partial sums against an activation block.</summary>
+    private interface IVnniBlock
     {
-        float* ws = stackalloc float[ScaleChunk];
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
-        byte* xb = x.Blocks;
-        for (int c = 0; c < x.BlockCount; c += ScaleChunk)
+        static abstract int Bytes { get; }
+        static abstract Vector256<int> Sum(byte* w, byte* x, int* start);
+    }
+
+    /// <summary>q8_0: vpdpbusd takes unsigned x signed bytes, so |w| times x with w's sign moved onto it (the start value is not used).</summary>
+    private readonly struct Q8Block : IVnniBlock
+    {
+        public static int Bytes => BlockQ8_0.BlockBytes;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sum(byte* w, byte* x, int* start)
         {
-            int m = Math.Min(ScaleChunk, x.BlockCount - c);
-            WidenScales(w, BlockQ8_0.BlockBytes, x.Scales + c, ws, m);
-            int b = 0;
-            // Two accumulators: one FMA chain per block would wait on the FMA latency, not on the loads.
-            for (; b + 1 < m; b += 2, w += 2 * BlockQ8_0.BlockBytes, xb += 2 * BlockQ8_0.BlockBytes)
-            {
-                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(BlockSumQ8Vnni(w, xb)), acc0);
-                acc1 = Fma.MultiplyAdd(Vector256.Create(ws[b + 1]),
-                    Avx.ConvertToVector256Single(BlockSumQ8Vnni(w + BlockQ8_0.BlockBytes, xb + BlockQ8_0.BlockBytes)), acc1);
-            }
-            if (b < m)
-            {
-                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(BlockSumQ8Vnni(w, xb)), acc0);
-                w += BlockQ8_0.BlockBytes;
-                xb += BlockQ8_0.BlockBytes;
-            }
+            Vector256<sbyte> qw = Vector256.Load((sbyte*)(w + 2));
+            return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Abs(qw), Avx2.Sign(Vector256.Load((sbyte*)(x + 2)), qw));
         }
-        return Vector256.Sum(acc0 + acc1);
     }
 
-    /// <summary>One q8_0 block's eight int32 partial sums: vpdpbusd takes unsigned x signed bytes, so |w| times x with w's sign moved onto it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockSumQ8Vnni(byte* w, byte* x)
+    /// <summary>
+    /// q4_0: sum_j (n_j - 8) x_j = sum_j n_j x_j - 8 sum_j x_j, the nibbles n_j (0..15) as vpdpbusd's unsigned operand
+    /// and the second term as the block's start value (lane 0).
+    /// </summary>
+    private readonly struct Q4Block : IVnniBlock
     {
-        Vector256<sbyte> qw = Vector256.Load((sbyte*)(w + 2));
-        return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Abs(qw), Avx2.Sign(Vector256.Load((sbyte*)(x + 2)), qw));
+        public static int Bytes => BlockQ4_0.BlockBytes;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Sum(byte* w, byte* x, int* start) =>
+            AvxVnni.MultiplyWideningAndAdd(Vector256.Load(start), Nibbles(w, Vector256.Create((byte)0x0F)), Vector256.Load((sbyte*)(x + 2)));
     }
 
-    [SkipLocalsInit]
-    internal static float DotQ4_0Vnni(byte* w, in QuantActivation x)
+    /// <summary>
+    /// The VNNI dot for either format (specialised per struct, so the block sum is inlined): the products d_w d_x of a
+    /// chunk of blocks widened first (<see cref="WidenScales"/>), then two accumulators over even and odd blocks, since
+    /// one FMA chain per block would wait on the FMA latency, not on the loads.
+    /// </summary>
+    [SkipLocalsInit] // ws is written (WidenScales) before it is read
+    private static float DotVnni<TBlock>(byte* w, in QuantActivation x) where TBlock : struct, IVnniBlock
     {
         float* ws = stackalloc float[ScaleChunk];
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
-        Vector256<byte> low = Vector256.Create((byte)0x0F);
         byte* xb = x.Blocks;
         int* starts = x.Q4Starts;
         for (int c = 0; c < x.BlockCount; c += ScaleChunk)
         {
             int m = Math.Min(ScaleChunk, x.BlockCount - c);
-            WidenScales(w, BlockQ4_0.BlockBytes, x.Scales + c, ws, m);
+            WidenScales(w, TBlock.Bytes, x.Scales + c, ws, m);
             int b = 0;
-            for (; b + 1 < m; b += 2, w += 2 * BlockQ4_0.BlockBytes, xb += 2 * BlockQ8_0.BlockBytes, starts += 16)
+            for (; b + 1 < m; b += 2, w += 2 * TBlock.Bytes, xb += 2 * BlockQ8_0.BlockBytes, starts += 16)
             {
-                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(BlockSumQ4Vnni(w, xb, starts, low)), acc0);
+                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(TBlock.Sum(w, xb, starts)), acc0);
                 acc1 = Fma.MultiplyAdd(Vector256.Create(ws[b + 1]),
-                    Avx.ConvertToVector256Single(BlockSumQ4Vnni(w + BlockQ4_0.BlockBytes, xb + BlockQ8_0.BlockBytes, starts + 8, low)), acc1);
+                    Avx.ConvertToVector256Single(TBlock.Sum(w + TBlock.Bytes, xb + BlockQ8_0.BlockBytes, starts + 8)), acc1);
             }
             if (b < m)
             {
-                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(BlockSumQ4Vnni(w, xb, starts, low)), acc0);
-                w += BlockQ4_0.BlockBytes;
+                acc0 = Fma.MultiplyAdd(Vector256.Create(ws[b]), Avx.ConvertToVector256Single(TBlock.Sum(w, xb, starts)), acc0);
+                w += TBlock.Bytes;
                 xb += BlockQ8_0.BlockBytes;
                 starts += 8;
             }
         }
         return Vector256.Sum(acc0 + acc1);
     }
-
-    /// <summary>
-    /// One q4_0 block's partial sums: sum_j (n_j - 8) x_j = sum_j n_j x_j - 8 sum_j x_j, the nibbles n_j (0..15) as
-    /// vpdpbusd's unsigned operand and the second term as the block's start value (lane 0).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockSumQ4Vnni(byte* w, byte* x, int* start, Vector256<byte> low) =>
-        AvxVnni.MultiplyWideningAndAdd(Vector256.Load(start), Nibbles(w, low), Vector256.Load((sbyte*)(x + 2)));
 
     /// <summary>
     /// dst[b] = d_w(b) d_x(b) for <paramref name="m"/> (at most <see cref="ScaleChunk"/>) weight blocks <paramref name="stride"/>
