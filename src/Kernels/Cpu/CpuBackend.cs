@@ -105,10 +105,30 @@ public sealed class CpuBackend : IBackend
         var view = Weight(weight).View;
         var job = PerThread<CpuJobs.MatMul>.Job;
         (job.Src, job.Dst, job.View, job.Bias, job.Rows) = (Host(x), Host(y), view, bias is null ? null : Weight(bias).Widened, rows);
+        if (view.DType.IsQuantized()) PrepareQuantized(job, rows);
         // Grain: about 64K multiply-adds per chunk before a thread is worth it.
         int items = job.Items(rows);
         long perItem = (long)view.Cols * (job.RowBlocks == 0 ? rows : (long)job.BlockRows * MatMulTiled.BlockCols);
         CpuParallel.Run(job, items, (int)Math.Max(1, 65536 / perItem), Threads);
+    }
+
+    /// <summary>
+    /// Quantizes the matmul's activation rows once, before its outputs are split over threads (each chunk used to
+    /// quantize every row itself, up to four times per thread per op); one row (decode) stays on this thread.
+    /// </summary>
+    private void PrepareQuantized(CpuJobs.MatMul job, int rows)
+    {
+        int stride = Ops.MatMul.PreparedFloats(job.View);
+        long length = (long)rows * stride;
+        if (job.Prepared.Length < length) job.Prepared = new float[checked((int)Math.Max(length, 2L * job.Prepared.Length))];
+        if (rows == 1)
+        {
+            Ops.MatMul.PrepareQuantized(job.Src, job.View.Cols, job.Prepared, 0, 1);
+            return;
+        }
+        var prepare = PerThread<CpuJobs.PrepareQuantized>.Job;
+        (prepare.Src, prepare.Prepared, prepare.Cols) = (job.Src, job.Prepared, job.View.Cols);
+        CpuParallel.Run(prepare, rows, 8, Threads);
     }
 
     /// <inheritdoc />

@@ -100,8 +100,19 @@ internal static class CpuJobs
             return RowBlocks * ((View.Rows + MatMulTiled.BlockCols - 1) / MatMulTiled.BlockCols);
         }
 
+        /// <summary>
+        /// Quantized weights: the activation rows quantized once for the whole op (<see cref="Ops.MatMul.PrepareQuantized"/>),
+        /// owned by this per-thread job and grown as needed, so every chunk reads them instead of quantizing its own copy.
+        /// </summary>
+        public float[] Prepared = [];
+
         public override void Run(int start, int end)
         {
+            if (View.DType.IsQuantized())
+            {
+                Ops.MatMul.QuantizedRange(Prepared, Rows, View, Bias, Dst, start, end);
+                return;
+            }
             if (RowBlocks == 0)
             {
                 // F16/BF16 rows are widened into scratch.
@@ -116,6 +127,20 @@ internal static class CpuJobs
                 MatMulTiled.Block(Src, View, Bias, Dst, r, Math.Min(Rows, r + BlockRows), o, Math.Min(View.Rows, o + MatMulTiled.BlockCols), panel);
             }
         }
+    }
+
+    /// <summary>Items: activation rows, quantized into the matmul job's <see cref="MatMul.Prepared"/> (prefill of a quantized matmul).</summary>
+    public sealed class PrepareQuantized : RangeJob
+    {
+        public override void Clear()
+        {
+            Src = Prepared = [];
+        }
+
+        public float[] Src = [], Prepared = [];
+        public int Cols;
+
+        public override void Run(int start, int end) => Ops.MatMul.PrepareQuantized(Src, Cols, Prepared, start, end);
     }
 
     public sealed class Rope : RangeJob

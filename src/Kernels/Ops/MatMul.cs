@@ -28,7 +28,7 @@ public static unsafe class MatMul
     {
         if (w.DType.IsQuantized())
         {
-            QuantizedRange(x, rows, w, bias, y, outStart, outEnd, scratch);
+            QuantizeAndMultiply(x, rows, w, bias, y, outStart, outEnd, scratch);
             return;
         }
         int inDim = w.Cols, outDim = w.Rows;
@@ -59,25 +59,65 @@ public static unsafe class MatMul
     /// <summary>
     /// q8_0/q4_0 weights, as ggml computes them: each activation row is quantized to q8_0 (into the float scratch,
     /// <see cref="Quant.QuantDot.ScratchFloats"/> of w.Cols floats, about half of it), then every output is an int8
-    /// block dot product.
+    /// block dot product. The backend prepares the rows once per op instead (<see cref="PrepareQuantized"/>,
+    /// <see cref="QuantizedRange(ReadOnlySpan{float}, int, WeightView, ReadOnlySpan{float}, Span{float}, int, int)"/>); this per-range form is the same arithmetic.
     /// </summary>
-    private static void QuantizedRange(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
+    private static void QuantizeAndMultiply(ReadOnlySpan<float> x, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
         int outStart, int outEnd, Span<float> scratch)
     {
-        int inDim = w.Cols, outDim = w.Rows;
-        long rowBytes = w.DType.RowByteLength(inDim);
+        int inDim = w.Cols, stride = PreparedFloats(w);
+        if (scratch.Length < stride) throw new ArgumentException("quantized matmul scratch too short", nameof(scratch));
+        for (int r = 0; r < rows; r++)
+        {
+            PrepareQuantized(x.Slice(r * inDim, inDim), inDim, scratch[..stride], 0, 1);
+            QuantizedRange(scratch[..stride], 1, w, bias, y.Slice(r * w.Rows, w.Rows), outStart, outEnd);
+        }
+    }
+
+    /// <summary>Floats of one prepared activation row for a quantized weight (<see cref="PrepareQuantized"/>).</summary>
+    public static int PreparedFloats(WeightView w) => Quant.QuantDot.ScratchFloats(w.Cols);
+
+    /// <summary>
+    /// Quantizes activation rows [rowStart, rowEnd) of x ([rows, cols]) to q8_0 blocks with their float scales and q4_0
+    /// start values (<see cref="Quant.QuantActivation"/>), row r at prepared[r * PreparedFloats(w)]: once per op, so
+    /// that every output range of every thread reads the same prepared row.
+    /// </summary>
+    public static void PrepareQuantized(ReadOnlySpan<float> x, int cols, Span<float> prepared, int rowStart, int rowEnd)
+    {
+        int stride = Quant.QuantDot.ScratchFloats(cols);
+        if ((long)rowEnd * cols > x.Length || (long)rowEnd * stride > prepared.Length)
+            throw new ArgumentException($"quantized activations: rows [{rowStart}, {rowEnd}) exceed the buffers", nameof(prepared));
+        fixed (float* ps = prepared)
+            for (int r = rowStart; r < rowEnd; r++)
+                Quant.QuantActivation.Prepare(x.Slice(r * cols, cols), ps + (long)r * stride, stride);
+    }
+
+    /// <summary>
+    /// Output features [outStart, outEnd) of every row from rows prepared by <see cref="PrepareQuantized"/>: for each
+    /// output, its weight row (read once) against every activation row. Each output is one block dot product, so the
+    /// result does not depend on how outputs are split.
+    /// </summary>
+    public static void QuantizedRange(ReadOnlySpan<float> prepared, int rows, WeightView w, ReadOnlySpan<float> bias, Span<float> y,
+        int outStart, int outEnd)
+    {
+        int outDim = w.Rows, stride = PreparedFloats(w), blocks = w.Cols / Quant.BlockQ8_0.BlockSize;
+        long rowBytes = w.DType.RowByteLength(w.Cols);
+        if ((long)rows * stride > prepared.Length || (long)rows * outDim > y.Length || outStart < 0 || outEnd > outDim)
+            throw new ArgumentException("quantized matmul: buffers too short", nameof(prepared));
         bool q8 = w.DType == DType.Q8_0;
-        fixed (float* ps = scratch)
-            for (int r = 0; r < rows; r++)
+        fixed (float* ps = prepared)
+        {
+            byte* pw = (byte*)w.Pointer + outStart * rowBytes;
+            for (int o = outStart; o < outEnd; o++, pw += rowBytes)
             {
-                var xq = Quant.QuantActivation.Prepare(x.Slice(r * inDim, inDim), ps, scratch.Length);
-                byte* pw = (byte*)w.Pointer + outStart * rowBytes;
-                for (int o = outStart; o < outEnd; o++, pw += rowBytes)
+                float b = bias.IsEmpty ? 0f : bias[o];
+                for (int r = 0; r < rows; r++)
                 {
-                    float dot = q8 ? Quant.QuantDot.DotQ8_0(pw, xq) : Quant.QuantDot.DotQ4_0(pw, xq);
-                    y[r * outDim + o] = dot + (bias.IsEmpty ? 0f : bias[o]);
+                    var xq = Quant.QuantActivation.View(ps + (long)r * stride, blocks);
+                    y[r * outDim + o] = (q8 ? Quant.QuantDot.DotQ8_0(pw, xq) : Quant.QuantDot.DotQ4_0(pw, xq)) + b;
                 }
             }
+        }
     }
 
     /// <summary>Scalar reference: double accumulation over widened weights.</summary>

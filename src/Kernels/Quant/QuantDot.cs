@@ -263,14 +263,22 @@ public readonly unsafe struct QuantActivation
     /// <summary>Floats of scratch for <paramref name="blocks"/> blocks: the start values, the scales, then the q8_0 bytes.</summary>
     internal static int Floats(int blocks) => 8 * blocks + blocks + (blocks * BlockQ8_0.BlockBytes + 3) / 4;
 
+    /// <summary>The row <see cref="Prepare"/> left in <paramref name="scratch"/> for <paramref name="blocks"/> blocks, without quantizing again.</summary>
+    public static QuantActivation View(float* scratch, int blocks)
+    {
+        float* scales = scratch + 8 * blocks;
+        return new QuantActivation((byte*)(scales + blocks), scales, (int*)scratch, blocks);
+    }
+
     /// <summary>Quantizes <paramref name="x"/> (a multiple of 32 long) into <paramref name="scratch"/> (<see cref="QuantDot.ScratchFloats"/>), which must stay pinned while the result is used.</summary>
     public static QuantActivation Prepare(ReadOnlySpan<float> x, float* scratch, int scratchFloats)
     {
         int blocks = x.Length / BlockQ8_0.BlockSize;
         if (scratchFloats < Floats(blocks)) throw new ArgumentException("quantized activation scratch too short", nameof(scratchFloats));
-        int* starts = (int*)scratch;
-        float* scales = scratch + 8 * blocks;
-        byte* bytes = (byte*)(scales + blocks);
+        var view = View(scratch, blocks);
+        int* starts = view.Q4Starts;
+        float* scales = view.Scales;
+        byte* bytes = view.Blocks;
         var q = new Span<byte>(bytes, blocks * BlockQ8_0.BlockBytes);
         BlockQ8_0.QuantizeRow(x, q);
         for (int b = 0; b < blocks; b++)
@@ -283,6 +291,6 @@ public readonly unsafe struct QuantActivation
             s[0] = -8 * sum;
             for (int lane = 1; lane < 8; lane++) s[lane] = 0;
         }
-        return new QuantActivation(bytes, scales, starts, blocks);
+        return view;
     }
 }

@@ -248,7 +248,7 @@ public sealed unsafe class QuantTests
     /// output is one block dot whatever thread computes it.
     /// </summary>
     [Theory]
-    [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 6), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 6)]
+    [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 6), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 6), InlineData(DType.Q8_0, 29), InlineData(DType.Q4_0, 29)]
     public void CpuBackendMatMulIsBitIdenticalForAnyThreadCount(DType dtype, int rows)
     {
         const int outDim = 53, inDim = 64;
@@ -277,6 +277,42 @@ public sealed unsafe class QuantTests
         finally
         {
             NativeMemory.AlignedFree(memory);
+        }
+    }
+
+    /// <summary>
+    /// The backend quantizes a matmul's activation rows once per op into a buffer its per-thread job keeps: a long
+    /// prefill, then a shorter one of another width, then decode, on one backend, each equal to MatMul.Range bit for
+    /// bit (a stale row or a stride left from the previous op would show here).
+    /// </summary>
+    [Fact]
+    public void CpuBackendMatMul_ReusesItsPreparedRowsAcrossShapes()
+    {
+        using var backend = new LongLM.Kernels.Cpu.CpuBackend(2);
+        foreach (var (dtype, rows, inDim, outDim, seed) in new[] { (DType.Q8_0, 40, 128, 23, 31), (DType.Q4_0, 9, 64, 41, 32), (DType.Q8_0, 1, 96, 17, 33), (DType.Q4_0, 40, 128, 23, 34) })
+        {
+            float[] wf = Inputs.Random(outDim * inDim, seed, 0.5f), x = Inputs.Random(rows * inDim, seed + 100);
+            long rowBytes = dtype.RowByteLength(inDim);
+            void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
+            try
+            {
+                var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
+                for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
+                var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
+                var expected = new float[rows * outDim];
+                MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
+                using var dx = backend.UploadNew(x);
+                using var dy = backend.Allocate(rows * outDim);
+                using var dw = backend.LoadWeight(view);
+                backend.MatMul(dx, dw, null, dy, rows);
+                var y = new float[rows * outDim];
+                backend.Download(dy, y);
+                Assert.True(expected.AsSpan().SequenceEqual(y), $"{dtype} {rows}x{inDim} -> {outDim} differs from MatMul.Range");
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(memory);
+            }
         }
     }
 
