@@ -147,6 +147,12 @@ public sealed class CpuBackend : IBackend
         job.Set(Host(buffers.Query), Host(buffers.LocalKeys), Host(buffers.LocalValues), Host(buffers.Output), Optional(buffers.FarQuery),
             Optional(buffers.FarKeys), Optional(buffers.FarValues), Optional(buffers.ExtraLogits), Optional(buffers.ExtraValues), Optional(buffers.AlibiSlopes), shape,
             tiled: shape.QueryCount > 1);
+        if (job.UsesLanes)
+        {
+            // head_dim 8: blocks of one row per vector lane x query heads (Ops.Attention.Lanes).
+            CpuParallel.Run(job, shape.Heads * ((shape.QueryCount + Ops.Attention.LanesRows - 1) / Ops.Attention.LanesRows), 1, Threads);
+            return;
+        }
         if (shape.QueryCount > 1)
         {
             // A block of queries (prefill): tiles of rows x KV heads, each worth a thread.

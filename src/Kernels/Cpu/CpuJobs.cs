@@ -181,12 +181,24 @@ internal static class CpuJobs
             AttentionShape shape, bool tiled)
         {
             (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape, _tiled) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape, tiled);
+            UsesLanes = tiled && Ops.Attention.LanesApply(shape, slopes is { Length: > 0 });
         }
+
+        /// <summary>Items are (block of <see cref="Ops.Attention.LanesRows"/> rows, query head) pairs for Ops.Attention.Lanes.</summary>
+        public bool UsesLanes { get; private set; }
 
         public override void Run(int start, int end)
         {
             var s = _shape;
             var spans = new AttentionSpans(_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes);
+            if (UsesLanes)
+            {
+                int n = Ops.Attention.LanesRows;
+                float[] lanesScratch = Scratch(Ops.Attention.LanesScratchLength(s, n));
+                for (int job = start; job < end; job++)
+                    Ops.Attention.Lanes(spans, s, job % s.Heads, job / s.Heads * n, lanesScratch);
+                return;
+            }
             if (_tiled)
             {
                 float[] tileScratch = Scratch(Ops.Attention.TileScratchLength(s));

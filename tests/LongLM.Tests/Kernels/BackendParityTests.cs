@@ -183,6 +183,12 @@ public abstract class BackendParityTests : IDisposable
         { "prefill 130 rows, vanilla, hd 6, MQA", Shape(130, 0, 3, 1, 6) },
         { "prefill 70 rows, window 5, hd 8", Shape(70, 0, 2, 2, 8) with { Window = 5 } },
         { "prefill 129 rows, top-k extras in the last row tile, hd 16", Shape(129, 20, 4, 2, 16) with { Window = 40, LocalFirstPosition = 0, LocalCount = 149, FarCount = 3, GlobalLimit = 3, StationaryFrom = 40, ExtraCount = 4 } },
+        // head_dim 8 without ALiBi or extras: the cpu backend's row-lane kernel (Ops.Attention.Lanes, 4/8/16 rows per
+        // block): stories260K's Lambda stream after a cache, a short last block, a window of one key (each row sees
+        // only itself), and far keys some rows of a block see and others do not.
+        { "prefill 100 rows after a cache, lambda: L=32 G=4 far keys, hd 8, GQA 2:1", Shape(100, 300, 8, 4, 8) with { Window = 32, LocalFirstPosition = 269, LocalCount = 131, FarCount = 4, GlobalLimit = 4, StationaryFrom = 32 } },
+        { "prefill 37 rows, window 1, hd 8", Shape(37, 5, 2, 1, 8) with { Window = 1, LocalFirstPosition = 5, LocalCount = 37 } },
+        { "prefill 21 rows from position 3, lambda: far keys appear mid-block, hd 8", Shape(21, 3, 2, 2, 8) with { Window = 8, LocalFirstPosition = 0, LocalCount = 24, FarCount = 6, GlobalLimit = 6, StationaryFrom = 8 } },
         { "ALiBi, prefill 40 rows, vanilla, hd 128", Shape(40, 0, 2, 2, 128) },
         { "ALiBi, prefill 40 rows, lambda clipped at D", Shape(40, 20, 4, 2, 64) with { Window = 10, LocalFirstPosition = 11, LocalCount = 49, FarCount = 3, GlobalLimit = 3, StationaryFrom = 10, AlibiDistanceCap = 10 } },
         // Decode at depth (one query row, thousands of keys): the cpu backend's grouped one-query kernel
