@@ -201,15 +201,18 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc />
     public void SiluMul(DeviceBuffer gate, DeviceBuffer up, DeviceBuffer destination, long count)
     {
-        int n = checked((int)count);
-        Elementwise.SiluMul(Host(gate).AsSpan(0, n), Host(up).AsSpan(0, n), Host(destination).AsSpan(0, n));
+        var job = PerThread<CpuJobs.Elementwise>.Job;
+        (job.A, job.B, job.Dst, job.Silu) = (Host(gate), Host(up), Host(destination), true);
+        // A prefill's gate is rows x intermediate floats; one decode row stays on this thread.
+        CpuParallel.Run(job, checked((int)count), CpuJobs.Elementwise.Grain, Threads);
     }
 
     /// <inheritdoc />
     public void Add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer destination, long count)
     {
-        int n = checked((int)count);
-        Elementwise.Add(Host(a).AsSpan(0, n), Host(b).AsSpan(0, n), Host(destination).AsSpan(0, n));
+        var job = PerThread<CpuJobs.Elementwise>.Job;
+        (job.A, job.B, job.Dst, job.Silu) = (Host(a), Host(b), Host(destination), false);
+        CpuParallel.Run(job, checked((int)count), 4 * CpuJobs.Elementwise.Grain, Threads);
     }
 
     /// <inheritdoc />

@@ -66,6 +66,28 @@ internal static class CpuJobs
             Ops.Gelu.Apply(Src.AsSpan(start, end - start), Dst.AsSpan(start, end - start), Approximation);
     }
 
+    /// <summary>Items: elements of silu(A) * B or A + B (each element alone, so any split gives the same bits).</summary>
+    public sealed class Elementwise : RangeJob
+    {
+        /// <summary>Elements per chunk before a thread is worth waking: a few microseconds of work.</summary>
+        public const int Grain = 8192;
+
+        public override void Clear()
+        {
+            A = B = Dst = [];
+        }
+
+        public float[] A = [], B = [], Dst = [];
+        public bool Silu;
+
+        public override void Run(int start, int end)
+        {
+            int n = end - start;
+            if (Silu) Ops.Elementwise.SiluMul(A.AsSpan(start, n), B.AsSpan(start, n), Dst.AsSpan(start, n));
+            else Ops.Elementwise.Add(A.AsSpan(start, n), B.AsSpan(start, n), Dst.AsSpan(start, n));
+        }
+    }
+
     public sealed class MatMul : RangeJob
     {
         public override void Clear()

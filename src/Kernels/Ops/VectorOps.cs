@@ -36,6 +36,8 @@ internal unsafe interface IVectorOps<TV> where TV : struct
     static abstract TV Pow2(TV n);
     /// <summary>+0 where x &lt; limit, else <paramref name="value"/> (a NaN x keeps its NaN value).</summary>
     static abstract TV ZeroBelow(TV x, float limit, TV value);
+    /// <summary>Lane-wise x &gt;= 0 ? ifNonNegative : otherwise (a NaN x takes otherwise).</summary>
+    static abstract TV SelectNonNegative(TV x, TV ifNonNegative, TV otherwise);
 }
 
 /// <summary>Functions written once over <see cref="IVectorOps{TV}"/>.</summary>
@@ -147,6 +149,10 @@ internal readonly unsafe struct Vector512Ops : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ZeroBelow(Vector512<float> x, float limit, Vector512<float> value) =>
         Vector512.AndNot(value, Vector512.LessThan(x, Vector512.Create(limit)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SelectNonNegative(Vector512<float> x, Vector512<float> ifNonNegative, Vector512<float> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), ifNonNegative, otherwise);
 }
 
 /// <summary>Vector256 (AVX2 + FMA, or whatever the JIT maps it to).</summary>
@@ -210,6 +216,10 @@ internal readonly unsafe struct Vector256Ops : IVectorOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ZeroBelow(Vector256<float> x, float limit, Vector256<float> value) =>
         Vector256.AndNot(value, Vector256.LessThan(x, Vector256.Create(limit)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SelectNonNegative(Vector256<float> x, Vector256<float> ifNonNegative, Vector256<float> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), ifNonNegative, otherwise);
 }
 
 /// <summary>Vector128 (SSE, NEON).</summary>
@@ -270,4 +280,8 @@ internal readonly unsafe struct Vector128Ops : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> ZeroBelow(Vector128<float> x, float limit, Vector128<float> value) =>
         Vector128.AndNot(value, Vector128.LessThan(x, Vector128.Create(limit)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SelectNonNegative(Vector128<float> x, Vector128<float> ifNonNegative, Vector128<float> otherwise) =>
+        Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), ifNonNegative, otherwise);
 }
