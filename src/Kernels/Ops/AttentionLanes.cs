@@ -215,8 +215,11 @@ public static partial class Attention
     /// </summary>
     private static unsafe void Transposed(float* q, int rowStart, int rows, int heads, int head, int n, float factor, float* qt)
     {
-        for (int lane = 0; lane < n; lane++)
-            for (int c = 0; c < LanesHeadDim; c++)
-                qt[c * n + lane] = lane < rows ? factor * q[((long)(rowStart + lane) * heads + head) * LanesHeadDim + c] : 0f;
+        float* row = q + ((long)rowStart * heads + head) * LanesHeadDim;
+        long rowStride = (long)heads * LanesHeadDim;
+        for (int lane = 0; lane < rows; lane++, row += rowStride)
+            for (int c = 0; c < LanesHeadDim; c++) qt[c * n + lane] = factor * row[c];
+        for (int lane = rows; lane < n; lane++)
+            for (int c = 0; c < LanesHeadDim; c++) qt[c * n + lane] = 0f;
     }
 }

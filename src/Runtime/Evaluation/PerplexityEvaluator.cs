@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Inference;
 
@@ -136,7 +137,15 @@ public static class PerplexityEvaluator
     {
         if (t_widened is not { } buffer || buffer.Length < logits.Length) t_widened = buffer = new double[logits.Length];
         var widened = buffer.AsSpan(0, logits.Length);
-        for (int i = 0; i < logits.Length; i++) widened[i] = logits[i];
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + Vector512<float>.Count <= logits.Length; i += Vector512<float>.Count)
+            {
+                var (lower, upper) = Vector512.Widen(Vector512.Create(logits.Slice(i, Vector512<float>.Count)));
+                lower.CopyTo(widened.Slice(i));
+                upper.CopyTo(widened.Slice(i + Vector512<double>.Count));
+            }
+        for (; i < logits.Length; i++) widened[i] = logits[i];
         return widened;
     }
 }
