@@ -180,8 +180,7 @@ internal static class CpuJobs
         {
             int half = RotaryDim / 2;
             for (int r = start; r < end; r++)
-                for (int h = 0; h < Heads; h++)
-                    Ops.Rope.Head(Data.AsSpan((r * Heads + h) * HeadDim, HeadDim), Table.AsSpan(r * half * 2, half * 2), RotaryDim, Pairing);
+                Ops.Rope.Row(Data.AsSpan(r * Heads * HeadDim, Heads * HeadDim), Heads, HeadDim, Table.AsSpan(r * half * 2, half * 2), RotaryDim, Pairing);
         }
     }
 
