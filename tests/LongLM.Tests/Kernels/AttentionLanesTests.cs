@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using LongLM.Kernels;
 using LongLM.Kernels.Ops;
+using Width = LongLM.Tests.Kernels.AttentionTileTests.Width;
 
 namespace LongLM.Tests.Kernels;
 
@@ -12,8 +13,6 @@ namespace LongLM.Tests.Kernels;
 /// </summary>
 public sealed class AttentionLanesTests
 {
-    public enum Width { V128, V256, V512 }
-
     private static int Lanes(Width width) => width switch { Width.V128 => 4, Width.V256 => 8, _ => 16 };
 
     private static void Run(Width width, AttentionSpans b, in AttentionShape s, int head, int rowStart, float[] scratch)
@@ -114,28 +113,9 @@ public sealed class AttentionLanesTests
 
     public static TheoryData<Width> Widths() => new(Enum.GetValues<Width>());
 
-    private static float[] Exp2(Width width, float[] x)
-    {
-        var y = new float[x.Length];
-        unsafe
-        {
-            fixed (float* px = x, py = y)
-                for (int i = 0; i < x.Length; i += 16)
-                    switch (width)
-                    {
-                        case Width.V128:
-                            for (int j = 0; j < 16; j += 4) Vector128.Store(VectorMath<Vector128<float>, Vector128Ops>.Exp2NonPositive(Vector128.Load(px + i + j)), py + i + j);
-                            break;
-                        case Width.V256:
-                            for (int j = 0; j < 16; j += 8) Vector256.Store(VectorMath<Vector256<float>, Vector256Ops>.Exp2NonPositive(Vector256.Load(px + i + j)), py + i + j);
-                            break;
-                        default:
-                            Vector512.Store(VectorMath<Vector512<float>, Vector512Ops>.Exp2NonPositive(Vector512.Load(px + i)), py + i);
-                            break;
-                    }
-        }
-        return y;
-    }
+    private static float[] Exp2(Width width, float[] x) => AttentionTileTests.AtWidth(width, x,
+        VectorMath<Vector128<float>, Vector128Ops>.Exp2NonPositive, VectorMath<Vector256<float>, Vector256Ops>.Exp2NonPositive,
+        VectorMath<Vector512<float>, Vector512Ops>.Exp2NonPositive);
 
     /// <summary>Expected values: Math.Pow(2, y) in double, rounded; the tolerance is 2 float ulps of the result (relative 2.4e-7).</summary>
     [Theory]

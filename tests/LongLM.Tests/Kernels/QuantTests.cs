@@ -251,32 +251,10 @@ public sealed unsafe class QuantTests
     [InlineData(DType.Q8_0, 1), InlineData(DType.Q8_0, 6), InlineData(DType.Q4_0, 1), InlineData(DType.Q4_0, 6), InlineData(DType.Q8_0, 29), InlineData(DType.Q4_0, 29)]
     public void CpuBackendMatMulIsBitIdenticalForAnyThreadCount(DType dtype, int rows)
     {
-        const int outDim = 53, inDim = 64;
-        float[] wf = Inputs.Random(outDim * inDim, 21, 0.5f), x = Inputs.Random(rows * inDim, 22);
-        long rowBytes = dtype.RowByteLength(inDim);
-        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
-        try
+        foreach (int threads in new[] { 1, 2, 3 })
         {
-            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
-            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
-            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
-            var expected = new float[rows * outDim];
-            MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                using var backend = new LongLM.Kernels.Cpu.CpuBackend(threads);
-                using var dx = backend.UploadNew(x);
-                using var dy = backend.Allocate(rows * outDim);
-                using var dw = backend.LoadWeight(view);
-                backend.MatMul(dx, dw, null, dy, rows);
-                var y = new float[rows * outDim];
-                backend.Download(dy, y);
-                Assert.True(expected.AsSpan().SequenceEqual(y), $"{threads} threads differ from MatMul.Range");
-            }
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(memory);
+            using var backend = new LongLM.Kernels.Cpu.CpuBackend(threads);
+            AssertBackendMatchesRange(backend, dtype, rows, 64, 53, 21, 22, $"{threads} threads");
         }
     }
 
@@ -290,29 +268,33 @@ public sealed unsafe class QuantTests
     {
         using var backend = new LongLM.Kernels.Cpu.CpuBackend(2);
         foreach (var (dtype, rows, inDim, outDim, seed) in new[] { (DType.Q8_0, 40, 128, 23, 31), (DType.Q4_0, 9, 64, 41, 32), (DType.Q8_0, 1, 96, 17, 33), (DType.Q4_0, 40, 128, 23, 34) })
+            AssertBackendMatchesRange(backend, dtype, rows, inDim, outDim, seed, seed + 100, $"{dtype} {rows}x{inDim} -> {outDim}");
+    }
+
+    /// <summary>A random [outDim, inDim] weight quantized to dtype: the backend's MatMul of rows random rows equals one MatMul.Range call bit for bit.</summary>
+    private static void AssertBackendMatchesRange(LongLM.Kernels.Cpu.CpuBackend backend, DType dtype, int rows, int inDim, int outDim, int weightSeed, int inputSeed, string what)
+    {
+        float[] wf = Inputs.Random(outDim * inDim, weightSeed, 0.5f), x = Inputs.Random(rows * inDim, inputSeed);
+        long rowBytes = dtype.RowByteLength(inDim);
+        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
+        try
         {
-            float[] wf = Inputs.Random(outDim * inDim, seed, 0.5f), x = Inputs.Random(rows * inDim, seed + 100);
-            long rowBytes = dtype.RowByteLength(inDim);
-            void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
-            try
-            {
-                var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
-                for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
-                var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
-                var expected = new float[rows * outDim];
-                MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
-                using var dx = backend.UploadNew(x);
-                using var dy = backend.Allocate(rows * outDim);
-                using var dw = backend.LoadWeight(view);
-                backend.MatMul(dx, dw, null, dy, rows);
-                var y = new float[rows * outDim];
-                backend.Download(dy, y);
-                Assert.True(expected.AsSpan().SequenceEqual(y), $"{dtype} {rows}x{inDim} -> {outDim} differs from MatMul.Range");
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(memory);
-            }
+            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
+            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
+            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
+            var expected = new float[rows * outDim];
+            MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
+            using var dx = backend.UploadNew(x);
+            using var dy = backend.Allocate(rows * outDim);
+            using var dw = backend.LoadWeight(view);
+            backend.MatMul(dx, dw, null, dy, rows);
+            var y = new float[rows * outDim];
+            backend.Download(dy, y);
+            Assert.True(expected.AsSpan().SequenceEqual(y), $"{what}: differs from MatMul.Range");
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
         }
     }
 
