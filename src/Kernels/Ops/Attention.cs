@@ -77,9 +77,10 @@ public static partial class Attention
     /// <summary>
     /// A far key's logit from its scaled score: 0 in the zero band before the ceiling (distance &lt; StationaryFrom),
     /// then ALiBi at the clipped distance D, since far keys sit at D whatever their true distance (algorithms.md 2.4:
-    /// starting tokens at -m*D). Shared by <see cref="FarLogits"/> and the prefill tile, which computes the scores of
-    /// every far key as vectors first.
+    /// starting tokens at -m*D). Shared by <see cref="FarLogits"/> and the prefill kernels (Tile, Lanes), which compute
+    /// the scores of every far key as vectors first; inlined, since Lanes calls it per (far slot, lane).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static float FarLogit(in AttentionShape s, long distance, float slope, float score)
     {
         float logit = distance >= s.StationaryFrom ? score : 0f;

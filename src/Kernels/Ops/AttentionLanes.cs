@@ -112,8 +112,7 @@ public static partial class Attention
         TV q4 = TOps.Load(qt + 4 * n), q5 = TOps.Load(qt + 5 * n), q6 = TOps.Load(qt + 6 * n), q7 = TOps.Load(qt + 7 * n);
         for (int e = 0; e < farCount; e++)
             TOps.Store(Dot8<TV, TOps>(keys + (long)e * stride, q0, q1, q2, q3, q4, q5, q6, q7), logits + (long)e * n);
-        // Each lane's far slot count and its distance to slot 0 (FarEnd and FarLogit's rule without ALiBi, hoisted
-        // out of the slot loop).
+        // Each lane's far slot count and its distance to slot 0, hoisted out of the slot loop.
         int* ends = stackalloc int[Vector512<float>.Count];
         long* distances = stackalloc long[Vector512<float>.Count];
         for (int lane = 0; lane < n; lane++)
@@ -123,7 +122,7 @@ public static partial class Attention
         {
             float* l = logits + (long)e * n;
             for (int lane = 0; lane < n; lane++)
-                l[lane] = e >= ends[lane] ? float.NegativeInfinity : distances[lane] - e >= s.StationaryFrom ? l[lane] * Log2E : 0f;
+                l[lane] = e >= ends[lane] ? float.NegativeInfinity : FarLogit(s, distances[lane] - e, 0f, l[lane]) * Log2E;
             max = TOps.Max(max, TOps.Load(l));
         }
         return max;

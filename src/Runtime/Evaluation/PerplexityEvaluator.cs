@@ -95,23 +95,23 @@ public static class PerplexityEvaluator
     private static void RowNegativeLogLikelihoods(float[] logits, int[] ids, int n, int vocab, double[] nlls)
     {
         int rows = n - 1, parts = Math.Clamp(Math.Min(Environment.ProcessorCount, rows / 64), 1, 64);
+        void ScoreRows(int from, int to)
+        {
+            for (int r = from; r < to; r++) nlls[r] = NegativeLogLikelihood(logits.AsSpan(r * vocab, vocab), ids[r + 1]);
+        }
         if (parts == 1)
         {
-            for (int r = 0; r < rows; r++) nlls[r] = NegativeLogLikelihood(logits.AsSpan(r * vocab, vocab), ids[r + 1]);
+            ScoreRows(0, rows);
             return;
         }
         try
         {
-            Parallel.For(0, parts, part =>
-            {
-                for (int r = (int)((long)rows * part / parts), end = (int)((long)rows * (part + 1) / parts); r < end; r++)
-                    nlls[r] = NegativeLogLikelihood(logits.AsSpan(r * vocab, vocab), ids[r + 1]);
-            });
+            Parallel.For(0, parts, part => ScoreRows((int)((long)rows * part / parts), (int)((long)rows * (part + 1) / parts)));
         }
         catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault() is LongLMException inner)
         {
-            // A bad id is the caller's error, reported as itself rather than wrapped.
-            throw inner;
+            // A bad id is the caller's error, reported as itself (its own stack) rather than wrapped.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
         }
     }
 
