@@ -42,6 +42,12 @@ public interface IBackend : IDisposable
     /// <summary>Whether <see cref="MatMul"/> accepts q8_0/q4_0 weights (load-time quantization is refused elsewhere).</summary>
     bool SupportsQuantizedWeights => false;
 
+    /// <summary>
+    /// Whether <see cref="LoadWeight"/> copies the tensor into memory of its own, so the view's memory may be freed as
+    /// soon as it returns (the ILGPU backends upload it; the cpu backend reads the view in place and keeps it).
+    /// </summary>
+    bool CopiesWeights => false;
+
     /// <summary>dst[r, :] = table[ids[r], :].</summary>
     void Embedding(DeviceWeight table, ReadOnlySpan<int> ids, DeviceBuffer destination);
 

@@ -56,6 +56,9 @@ public abstract class DecoderModel : ICausalLM
 
     /// <summary>Every weight as loaded (after any load-time quantization), once each: for `longlm info` and tests.</summary>
     public IReadOnlyList<DeviceWeight> LoadedWeights => Loader.Loaded;
+
+    /// <summary>Load-time quantized tensors whose host copy the model still holds (<see cref="WeightLoader.HostQuantizedCopies"/>).</summary>
+    public int HostQuantizedCopies => Loader.HostQuantizedCopies;
     private bool GatedMlp { get; }
 
     /// <summary>Experts of a sparse mixture-of-experts MLP (0: a dense MLP); sizes the workspace's routing buffers.</summary>

@@ -50,13 +50,13 @@ public sealed class LoadQuantization
         return new LoadQuantization(target, options.QuantizeOutput, tiedEmbeddings);
     }
 
-    /// <summary>Refuses a non-quantized target, or quantization on a backend without quantized kernels (the ILGPU backends), before anything loads.</summary>
+    /// <summary>Refuses a non-quantized target, or quantization on a backend without quantized kernels, before anything loads.</summary>
     /// <exception cref="LongLMException">Quantize is not Q8_0/Q4_0, or the backend cannot run quantized weights.</exception>
     public static void Check(ModelOptions? options, IBackend backend)
     {
         From(options, tiedEmbeddings: false);
         if (options?.Quantize is { } target && !backend.SupportsQuantizedWeights)
-            throw new LongLMException($"--quantize {target.SafeTensorsName().ToLowerInvariant()} is supported on the cpu backend only; backend '{backend.Name}' has no quantized kernels");
+            throw new LongLMException($"--quantize {target.SafeTensorsName().ToLowerInvariant()}: backend '{backend.Name}' has no quantized kernels");
     }
 
     /// <summary>Whether <paramref name="view"/> is quantized under this rule.</summary>

@@ -6,7 +6,8 @@ namespace LongLM.Models;
 /// <summary>
 /// Puts a model's tensors on its backend and remembers them, so that disposing the model releases every device copy
 /// (a tied head or a shared view is released once). With a <see cref="LoadQuantization"/>, the tensors it applies to
-/// are quantized here, on their way to the backend, into native memory this loader owns.
+/// are quantized here, on their way to the backend, into native memory this loader owns until the model is disposed,
+/// or only until the upload when the backend copies its weights (<see cref="IBackend.CopiesWeights"/>).
 /// </summary>
 public sealed class WeightLoader(IBackend backend, LoadQuantization? quantization = null) : IDisposable
 {
@@ -23,16 +24,36 @@ public sealed class WeightLoader(IBackend backend, LoadQuantization? quantizatio
     /// <summary>Every weight loaded so far, once each (a tied head appears once), in load order.</summary>
     public IReadOnlyList<DeviceWeight> Loaded => _loaded.Distinct().ToArray();
 
+    /// <summary>Quantized tensors whose host copy this loader holds (none when the backend copies its weights).</summary>
+    public int HostQuantizedCopies => _quantized.Count;
+
     /// <summary>Makes <paramref name="view"/> usable by the backend (quantized first where the rule applies) and tracks it.</summary>
-    public DeviceWeight LoadWeight(WeightView view)
+    public unsafe DeviceWeight LoadWeight(WeightView view)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Quantization is { } q && q.Applies(view))
         {
-            view = q.Quantize(view, out nint memory);
-            _quantized.Add(memory);
+            var quantized = q.Quantize(view, out nint memory);
+            if (!Backend.CopiesWeights)
+            {
+                _quantized.Add(memory);
+                return Track(Backend.LoadWeight(quantized));
+            }
+            // The backend made its own copy (a GPU upload): the host copy goes now, not with the model.
+            try
+            {
+                return Track(Backend.LoadWeight(quantized));
+            }
+            finally
+            {
+                NativeMemory.AlignedFree((void*)memory);
+            }
         }
-        var weight = Backend.LoadWeight(view);
+        return Track(Backend.LoadWeight(view));
+    }
+
+    private DeviceWeight Track(DeviceWeight weight)
+    {
         _loaded.Add(weight);
         return weight;
     }

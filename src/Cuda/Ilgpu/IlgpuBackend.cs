@@ -30,6 +30,8 @@ public sealed class IlgpuBackend : IBackend
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _argMaxResult;
     private MemoryBuffer1D<int, Stride1D.Dense> _ids;
     private MemoryBuffer1D<float, Stride1D.Dense> _scales;
+    private MemoryBuffer1D<float, Stride1D.Dense> _xScales;
+    private MemoryBuffer1D<Quad, Stride1D.Dense> _xQuants;
 
     /// <summary>A backend on <paramref name="accelerator"/>, which the caller keeps owning.</summary>
     public IlgpuBackend(Accelerator accelerator) : this(accelerator, null)
@@ -54,6 +56,8 @@ public sealed class IlgpuBackend : IBackend
         _argMaxResult = accelerator.Allocate1D<int>(1);
         _ids = accelerator.Allocate1D<int>(64);
         _scales = accelerator.Allocate1D<float>(64);
+        _xScales = accelerator.Allocate1D<float>(64);
+        _xQuants = accelerator.Allocate1D<Quad>(128);
     }
 
     /// <summary>The first CUDA device, with kernels compiled at optimisation level O2.</summary>
@@ -137,6 +141,10 @@ public sealed class IlgpuBackend : IBackend
     public DeviceWeight LoadWeight(WeightView view) => new IlgpuWeight(_accelerator, view);
 
     /// <inheritdoc />
+    /// <remarks>Every weight is uploaded to accelerator memory (<see cref="IlgpuWeight"/>).</remarks>
+    public bool CopiesWeights => true;
+
+    /// <inheritdoc />
     public void Embedding(DeviceWeight table, ReadOnlySpan<int> ids, DeviceBuffer destination)
     {
         var t = Weight(table);
@@ -151,6 +159,8 @@ public sealed class IlgpuBackend : IBackend
             case DType.F32: Gather<F32x1>(t, idView, dst, ids.Length); break;
             case DType.F16: Gather<F16x1>(t, idView, dst, ids.Length); break;
             case DType.BF16: Gather<Bf16x1>(t, idView, dst, ids.Length); break;
+            case DType.Q8_0: GatherQuantized<Q8_0Format>(t, idView, dst, ids.Length); break;
+            case DType.Q4_0: GatherQuantized<Q4_0Format>(t, idView, dst, ids.Length); break;
             default: throw new ArgumentOutOfRangeException(nameof(table), $"weight '{t.Name}' has unsupported dtype {t.Storage}");
         }
     }
@@ -206,6 +216,17 @@ public sealed class IlgpuBackend : IBackend
         kernel(Elementwise((long)rows * table.Cols), table.Packs<TPack>(), ids, destination, rows, table.Cols);
     }
 
+    private void GatherQuantized<TFormat>(IlgpuWeight table, ArrayView<int> ids, ArrayView<float> destination, int rows) where TFormat : unmanaged, IQuantFormat
+    {
+        var kernel = Kernel($"gather/{typeof(TFormat).Name}", static a =>
+            a.LoadStreamKernel<ArrayView<ushort>, ArrayView<Quad>, ArrayView<int>, ArrayView<float>, int, int>(QuantKernels.Gather<TFormat>));
+        kernel(Elementwise((long)rows * table.Cols), table.Scales, table.Quants, ids, destination, rows, table.Cols);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>q8_0/q4_0 matmuls quantize their activation rows on the device (<see cref="QuantKernels"/>); embeddings widen a row per token.</remarks>
+    public bool SupportsQuantizedWeights => true;
+
     /// <inheritdoc />
     public void RmsNorm(DeviceBuffer x, DeviceWeight weight, DeviceBuffer destination, int rows, int dim, float eps, bool addUnitOffset = false)
     {
@@ -232,6 +253,8 @@ public sealed class IlgpuBackend : IBackend
             case (DType.F16, _): MatMul<F16x1>(w, xs, b, ys, shape); break;
             case (DType.BF16, 4): MatMul<Bf16x4>(w, xs, b, ys, shape); break;
             case (DType.BF16, _): MatMul<Bf16x1>(w, xs, b, ys, shape); break;
+            case (DType.Q8_0, _): QuantizedMatMul<Q8_0Format>(w, xs, b, ys, shape); break;
+            case (DType.Q4_0, _): QuantizedMatMul<Q4_0Format>(w, xs, b, ys, shape); break;
             default: throw new ArgumentOutOfRangeException(nameof(weight), $"weight '{w.Name}' has unsupported dtype {w.Storage}");
         }
     }
@@ -253,6 +276,34 @@ public sealed class IlgpuBackend : IBackend
             long tiles = (long)((shape.Rows + 31) / 32) * ((shape.OutDim + 63) / 64);
             gemm(Groups(tiles), w.Packs<TPack>(), x, bias, y, shape);
         }
+    }
+
+    /// <summary>
+    /// The activation rows quantized to q8_0 into the shared staging buffers (grown, never per call), then one warp per
+    /// (row, four outputs). Both launches go on the one stream, so the second sees the first's output.
+    /// </summary>
+    private void QuantizedMatMul<TFormat>(IlgpuWeight w, ArrayView<float> x, ArrayView<float> bias, ArrayView<float> y, MatMulShape shape)
+        where TFormat : unmanaged, IQuantFormat
+    {
+        long blocks = (long)shape.Rows * (shape.InDim / Quant.BlockQ8_0.BlockSize);
+        if (_xScales.Length < blocks)
+        {
+            _xScales.Dispose();
+            _xQuants.Dispose();
+            long length = Math.Max(blocks, 2 * _xScales.Length);
+            _xScales = _accelerator.Allocate1D<float>(length);
+            _xQuants = _accelerator.Allocate1D<Quad>(2 * length);
+        }
+        ArrayView<float> xScales = _xScales.View.SubView(0, blocks);
+        ArrayView<Quad> xQuants = _xQuants.View.SubView(0, 2 * blocks);
+        var quantize = Kernel("quantize-rows-q8_0", static a =>
+            a.LoadStreamKernel<ArrayView<float>, ArrayView<Quad>, ArrayView<float>, int>(QuantKernels.QuantizeRows));
+        quantize(Elementwise(blocks), x, xQuants, xScales, checked((int)blocks));
+        var matmul = Kernel($"matmul/{typeof(TFormat).Name}", static a =>
+            a.LoadStreamKernel<ArrayView<ushort>, ArrayView<Quad>, ArrayView<float>, ArrayView<Quad>, ArrayView<float>, ArrayView<float>, MatMulShape>(
+                QuantKernels.MatMul<TFormat>));
+        long warps = (long)shape.Rows * ((shape.OutDim + QuantKernels.RowsPerWarp - 1) / QuantKernels.RowsPerWarp);
+        matmul(Groups((warps + GroupSize / 32 - 1) / (GroupSize / 32)), w.Scales, w.Quants, xScales, xQuants, bias, y, shape);
     }
 
     /// <inheritdoc />
@@ -415,6 +466,8 @@ public sealed class IlgpuBackend : IBackend
     {
         _ids.Dispose();
         _scales.Dispose();
+        _xScales.Dispose();
+        _xQuants.Dispose();
         _noBias.Dispose();
         _argMaxResult.Dispose();
         if (_ownedContext is not null)

@@ -30,7 +30,8 @@ internal sealed class IlgpuBuffer : DeviceBuffer
 
 /// <summary>
 /// A weight copied to accelerator memory. F32 stays float, F16 stays ILGPU Half and BF16 keeps its raw ushort
-/// bits (ILGPU has no bf16 type; kernels widen with a shift, see <see cref="Bf16x1"/>). One-row tensors (norms,
+/// bits (ILGPU has no bf16 type; kernels widen with a shift, see <see cref="Bf16x1"/>); q8_0/q4_0 blocks are split
+/// into scales and quants (<see cref="UploadQuantized"/>). One-row tensors (norms,
 /// biases) are widened to float32 on upload, since kernels read them as float vectors.
 /// </summary>
 internal sealed class IlgpuWeight : DeviceWeight
@@ -40,6 +41,7 @@ internal sealed class IlgpuWeight : DeviceWeight
 
     private readonly MemoryBuffer _memory;
     private readonly ArrayView<byte> _bytes;
+    private readonly MemoryBuffer1D<ushort, Stride1D.Dense>? _scaleMemory;
 
     public unsafe IlgpuWeight(Accelerator accelerator, WeightView view)
     {
@@ -55,6 +57,11 @@ internal sealed class IlgpuWeight : DeviceWeight
             return;
         }
         Storage = view.DType;
+        if (view.DType.IsQuantized())
+        {
+            (_memory, _bytes, _scaleMemory) = UploadQuantized(accelerator, view);
+            return;
+        }
         (_memory, _bytes) = view.DType switch
         {
             DType.F32 => Allocate<float>(accelerator, view.Length),
@@ -67,6 +74,48 @@ internal sealed class IlgpuWeight : DeviceWeight
         {
             int count = (int)Math.Min(UploadChunkBytes, view.ByteLength - offset);
             _bytes.SubView(offset, count).CopyFromCPU(new ReadOnlySpan<byte>(source + offset, count));
+        }
+    }
+
+    /// <summary>
+    /// ggml's blocks ({ fp16 d; quants }, 34 or 18 bytes) split into the scales (ushort per block) and the quants (16-byte
+    /// quads, <see cref="IQuantFormat"/>), so the kernels' loads are aligned. Rows are repacked through two staging arrays
+    /// of at most <see cref="UploadChunkBytes"/> (never the whole tensor on the host).
+    /// </summary>
+    private static unsafe (MemoryBuffer Quants, ArrayView<byte> QuantBytes, MemoryBuffer1D<ushort, Stride1D.Dense> Scales) UploadQuantized(Accelerator accelerator, WeightView view)
+    {
+        int blocksPerRow = view.Cols / Quant.BlockQ8_0.BlockSize, quantBytes = view.DType == DType.Q8_0 ? 32 : 16;
+        int blockBytes = quantBytes + 2;
+        long blocks = (long)view.Rows * blocksPerRow;
+        var quants = accelerator.Allocate1D<Quad>(blocks * quantBytes / 16);
+        var scales = accelerator.Allocate1D<ushort>(blocks);
+        try
+        {
+            ArrayView<byte> quantView = ((ArrayView<Quad>)quants.View).Cast<byte>();
+            int chunkRows = (int)Math.Clamp(UploadChunkBytes / ((long)blocksPerRow * blockBytes), 1, view.Rows);
+            var quantStage = new byte[(long)chunkRows * blocksPerRow * quantBytes];
+            var scaleStage = new ushort[chunkRows * blocksPerRow];
+            byte* source = (byte*)view.Pointer;
+            for (int row = 0; row < view.Rows; row += chunkRows)
+            {
+                int n = Math.Min(chunkRows, view.Rows - row) * blocksPerRow;
+                long first = (long)row * blocksPerRow;
+                for (int b = 0; b < n; b++)
+                {
+                    byte* block = source + (first + b) * blockBytes;
+                    scaleStage[b] = *(ushort*)block;
+                    new ReadOnlySpan<byte>(block + 2, quantBytes).CopyTo(quantStage.AsSpan(b * quantBytes, quantBytes));
+                }
+                quantView.SubView(first * quantBytes, (long)n * quantBytes).CopyFromCPU(quantStage.AsSpan(0, n * quantBytes));
+                ((ArrayView<ushort>)scales.View).SubView(first, n).CopyFromCPU(scaleStage.AsSpan(0, n));
+            }
+            return (quants, quantView, scales);
+        }
+        catch
+        {
+            quants.Dispose();
+            scales.Dispose();
+            throw;
         }
     }
 
@@ -90,12 +139,19 @@ internal sealed class IlgpuWeight : DeviceWeight
     /// <summary>The tensor as packs of <typeparamref name="TPack"/>.</summary>
     public ArrayView<TPack> Packs<TPack>() where TPack : unmanaged, IWeightPack => _bytes.Cast<TPack>();
 
+    /// <summary>The quants of a q8_0/q4_0 weight as 16-byte quads (<see cref="UploadQuantized"/>).</summary>
+    public ArrayView<Quad> Quants => _bytes.Cast<Quad>();
+
+    /// <summary>The fp16 block scales of a q8_0/q4_0 weight (<see cref="UploadQuantized"/>).</summary>
+    public ArrayView<ushort> Scales => _scaleMemory?.View ?? throw new InvalidOperationException($"weight '{Name}' is {Storage}, not block-quantized");
+
     /// <summary>The tensor as float32 (only for <see cref="Storage"/> F32).</summary>
     public ArrayView<float> Floats => _bytes.Cast<float>();
 
     public override void Dispose()
     {
         _memory.Dispose();
+        _scaleMemory?.Dispose();
         base.Dispose();
     }
 }

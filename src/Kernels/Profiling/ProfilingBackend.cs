@@ -127,6 +127,8 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     /// <inheritdoc />
     public bool SupportsQuantizedWeights => Inner.SupportsQuantizedWeights;
     /// <inheritdoc />
+    public bool CopiesWeights => Inner.CopiesWeights;
+    /// <inheritdoc />
     public DeviceBuffer Allocate(long length) => Inner.Allocate(length);
     /// <inheritdoc />
     public DeviceWeight LoadWeight(WeightView view) => Inner.LoadWeight(view);

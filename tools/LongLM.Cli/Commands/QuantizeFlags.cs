@@ -10,7 +10,7 @@ public sealed class QuantizeFlags
     /// <summary>The accepted --quantize values, as llama.cpp spells the types.</summary>
     public static readonly string[] Names = ["q8_0", "q4_0"];
 
-    private readonly Option<string?> _quantize = new("--quantize") { Description = $"Quantize the linear weights at load: {string.Join(" or ", Names)} (cpu backend; embeddings, norms, biases and the output head stay as stored)" };
+    private readonly Option<string?> _quantize = new("--quantize") { Description = $"Quantize the linear weights at load: {string.Join(" or ", Names)} (every backend; embeddings, norms, biases and the output head stay as stored)" };
     private readonly Option<bool> _output = new("--quantize-output") { Description = "With --quantize, also quantize the output head (a tied head quantizes the embedding table it shares)" };
 
     /// <summary>Adds the flags to <paramref name="command"/>.</summary>
