@@ -70,19 +70,44 @@ public sealed class LanguageModel : IDisposable
             if (!System.IO.Directory.Exists(directory)) throw new LongLMException($"{directory}: model folder not found", directory);
             var config = options.Apply(ModelRegistry.LoadConfig(directory));
             var generation = GenerationConfig.Load(directory);
-            var tokenizer = ModelTokenizer.Load(directory);
-            var store = WeightStore.Open(directory);
+            // The tokenizer builds on another core while the weights load here: for a 49K-token BPE file, parsing
+            // tokenizer.json and building the merge tables take about as long as mapping and uploading the weights,
+            // and both sit between the process start and the first token. Its errors keep their precedence: a bad
+            // tokenizer is reported even when the weights fail too, as when the two loaded one after the other.
+            var tokenizerTask = Task.Run(() => ModelTokenizer.Load(directory));
+            ICausalLM model;
+            WeightStore store;
             try
             {
-                var policy = options.Attention?.Resolve(config) ?? LambdaAttentionOptions.ModelDefault(config);
-                var model = ModelRegistry.Create(config, store, backend, policy, options);
-                return new LanguageModel(directory, config, generation, store, model, tokenizer, ownsBackend);
+                store = WeightStore.Open(directory);
+                try
+                {
+                    var policy = options.Attention?.Resolve(config) ?? LambdaAttentionOptions.ModelDefault(config);
+                    model = ModelRegistry.Create(config, store, backend, policy, options);
+                }
+                catch
+                {
+                    store.Dispose();
+                    throw;
+                }
             }
             catch
             {
+                tokenizerTask.GetAwaiter().GetResult(); // throws the tokenizer's error, if it has one, in place of this one
+                throw;
+            }
+            ModelTokenizer tokenizer;
+            try
+            {
+                tokenizer = tokenizerTask.GetAwaiter().GetResult();
+            }
+            catch
+            {
+                model.Dispose();
                 store.Dispose();
                 throw;
             }
+            return new LanguageModel(directory, config, generation, store, model, tokenizer, ownsBackend);
         }
         catch when (ownsBackend)
         {

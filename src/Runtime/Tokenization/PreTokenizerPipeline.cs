@@ -12,11 +12,6 @@ namespace LongLM.Runtime.Tokenization;
 /// </remarks>
 internal sealed class PreTokenizerPipeline
 {
-    /// <summary>The GPT-2 pattern that ByteLevel applies when use_regex is true.</summary>
-    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
-    private static readonly Lazy<Regex> s_gpt2Regex = new(() => CreateRegex(Gpt2Pattern));
-
     private readonly IReadOnlyList<Step> _steps;
 
     private PreTokenizerPipeline(IReadOnlyList<Step> steps)
@@ -45,7 +40,7 @@ internal sealed class PreTokenizerPipeline
     /// </summary>
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
 
-    /// <summary>Compiles an HF Split pattern (Oniguruma syntax, which .NET reads the same for the patterns in use).</summary>
+    /// <summary>Compiles an HF Split pattern (Oniguruma syntax, which .NET reads the same for the patterns in use); the common ones come precompiled (<see cref="KnownPatterns"/>).</summary>
     /// <remarks>
     /// The backtracking engine with a timeout, not <see cref="RegexOptions.NonBacktracking"/>: Oniguruma backtracks, and
     /// .NET's non-backtracking engine (7 to 10) drops the first match of patterns with an optional element next to the
@@ -55,7 +50,7 @@ internal sealed class PreTokenizerPipeline
     /// </remarks>
     /// <exception cref="ArgumentException">The pattern is not a valid .NET regex.</exception>
     public static Regex CreateRegex(string pattern) =>
-        new(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
+        KnownPatterns.Find(pattern) ?? new(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, MatchTimeout);
 
     /// <summary>Cuts <paramref name="text"/> into pre-tokens (non-empty).</summary>
     /// <exception cref="RegexMatchTimeoutException">A Split pattern ran longer than <see cref="MatchTimeout"/>.</exception>
@@ -92,7 +87,7 @@ internal sealed class PreTokenizerPipeline
 
                 if (byteLevel.UseRegex)
                 {
-                    SplitIsolated(s_gpt2Regex.Value, piece, output);
+                    SplitIsolated(KnownPatterns.Gpt2Regex(), piece, output);
                 }
                 else if (piece.Length > 0)
                 {
