@@ -4,7 +4,7 @@ using LongLM.Kernels;
 namespace LongLM.Bench.Ops;
 
 /// <summary>
-/// y = x W^T on SmolLM-135M's projection shapes [out x in] (q/o, gate/up, down, the tied head), per stored dtype, as a
+/// y = x W^T on SmolLM-135M's projection shapes [out x in] (q/o, gate/up, down, the tied head), per stored or load-time quantized dtype, as a
 /// decode GEMV (1 row) and a prefill GEMM (512 rows). FLOPs per op = 2 * rows * out * in.
 /// </summary>
 public class MatMulOps : OpBenchmark
@@ -16,8 +16,8 @@ public class MatMulOps : OpBenchmark
     [Params("576x576", "1536x576", "576x1536", "49152x576")]
     public string Shape { get; set; } = "576x576";
 
-    /// <summary>Stored weight type.</summary>
-    [Params(DType.F32, DType.BF16, DType.F16)]
+    /// <summary>Stored weight type; q8_0/q4_0 as `--quantize` leaves them (the activation rows are quantized inside the op).</summary>
+    [Params(DType.F32, DType.BF16, DType.F16, DType.Q8_0, DType.Q4_0)]
     public DType DType { get; set; }
 
     /// <summary>Activation rows (1: decode).</summary>

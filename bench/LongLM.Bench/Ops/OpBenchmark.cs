@@ -48,15 +48,25 @@ public abstract class OpBenchmark
     /// <summary>A zeroed buffer.</summary>
     protected DeviceBuffer Zeros(long length) => Own(B.Allocate(length));
 
-    /// <summary>A [rows, cols] weight of seeded values in [-scale, scale], stored as <paramref name="dtype"/> in native memory.</summary>
+    /// <summary>A [rows, cols] weight of seeded values in [-scale, scale], stored (or block-quantized) as <paramref name="dtype"/> in native memory.</summary>
     protected unsafe DeviceWeight Weight(int rows, int cols, DType dtype, int seed, float scale = 0.05f)
     {
         var values = Values((long)rows * cols, seed, scale);
-        long bytes = values.Length * (long)dtype.Size();
+        long bytes = rows * dtype.RowByteLength(cols);
         nint memory = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64);
         _native.Add(memory);
         switch (dtype)
         {
+            case DType.Q8_0 or DType.Q4_0: // as load-time quantization writes them, row by row
+                long rowBytes = dtype.RowByteLength(cols);
+                for (int r = 0; r < rows; r++)
+                {
+                    var row = values.AsSpan((int)((long)r * cols), cols);
+                    var block = new Span<byte>((byte*)memory + r * rowBytes, (int)rowBytes);
+                    if (dtype == DType.Q8_0) LongLM.Kernels.Quant.BlockQ8_0.QuantizeRow(row, block);
+                    else LongLM.Kernels.Quant.BlockQ4_0.QuantizeRow(row, block);
+                }
+                break;
             case DType.F32:
                 values.CopyTo(new Span<float>((void*)memory, values.Length));
                 break;
