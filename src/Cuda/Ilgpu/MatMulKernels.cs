@@ -63,8 +63,7 @@ public static class MatMulKernels
     public static void Gemv<TPack>(ArrayView<TPack> weight, ArrayView<float> x, ArrayView<float> bias, ArrayView<float> y, MatMulShape shape)
         where TPack : unmanaged, IWeightPack
     {
-        // [parity][warp][row][lane], rows padded to 33 so the four summing lanes hit distinct banks.
-        var partials = SharedMemory.Allocate<float>(2 * MaxWarps * RowsPerWarp * PaddedLanes);
+        var partials = SharedMemory.Allocate<float>(PartialsLength);
         int width = default(TPack).Width, packsPerRow = shape.InDim / width;
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx, warpsPerGroup = Group.DimX / Lanes;
         int blocks = (shape.OutDim + RowsPerWarp - 1) / RowsPerWarp, last = shape.OutDim - 1;
@@ -91,21 +90,36 @@ public static class MatMulKernels
                     a3 += p3.Get(k) * xv;
                 }
             }
-            int slot = (parity * MaxWarps + warp) * RowsPerWarp * PaddedLanes;
-            partials[slot + lane] = a0;
-            partials[slot + PaddedLanes + lane] = a1;
-            partials[slot + 2 * PaddedLanes + lane] = a2;
-            partials[slot + 3 * PaddedLanes + lane] = a3;
-            Warp.Barrier();
-            if (lane < RowsPerWarp && o + lane < shape.OutDim)
-            {
-                int row = slot + lane * PaddedLanes;
-                float sum = 0f;
-                for (int i = 0; i < Lanes; i++) sum += partials[row + i];
-                if (shape.HasBias != 0) sum += bias[o + lane];
-                y[o + lane] = sum;
-            }
+            SumFourRows(partials, parity, warp, lane, a0, a1, a2, a3, bias, y, 0, o, shape);
             parity ^= 1;
+        }
+    }
+
+    /// <summary>Shared floats of the four-row GEMV reductions: [parity][warp][row][lane], rows padded to 33 so the four summing lanes hit distinct banks.</summary>
+    internal const int PartialsLength = 2 * MaxWarps * RowsPerWarp * PaddedLanes;
+
+    /// <summary>
+    /// The end of a four-row GEMV step (<see cref="Gemv{TPack}"/>, <see cref="QuantKernels.MatMul{TFormat}"/>): each
+    /// lane's partials a0..a3 of outputs o..o+3 go to shared memory, one warp barrier, then lanes 0..3 each sum one
+    /// output's 32 partials, add its bias and store y[rowOffset + o + lane]. The caller flips <paramref name="parity"/>
+    /// after each step, so the buffer's two halves alternate and no second barrier guards its reuse.
+    /// </summary>
+    internal static void SumFourRows(ArrayView<float> partials, int parity, int warp, int lane, float a0, float a1, float a2, float a3,
+        ArrayView<float> bias, ArrayView<float> y, long rowOffset, int o, MatMulShape shape)
+    {
+        int slot = (parity * MaxWarps + warp) * RowsPerWarp * PaddedLanes;
+        partials[slot + lane] = a0;
+        partials[slot + PaddedLanes + lane] = a1;
+        partials[slot + 2 * PaddedLanes + lane] = a2;
+        partials[slot + 3 * PaddedLanes + lane] = a3;
+        Warp.Barrier();
+        if (lane < RowsPerWarp && o + lane < shape.OutDim)
+        {
+            int row = slot + lane * PaddedLanes;
+            float sum = 0f;
+            for (int i = 0; i < Lanes; i++) sum += partials[row + i];
+            if (shape.HasBias != 0) sum += bias[o + lane];
+            y[rowOffset + o + lane] = sum;
         }
     }
 

@@ -89,8 +89,6 @@ public struct Q4_0Format : IQuantFormat
 public static class QuantKernels
 {
     private const int Lanes = 32;
-    private const int PaddedLanes = Lanes + 1;
-    private const int MaxWarps = GroupReduce.MaxGroupSize / Lanes;
 
     /// <summary>Output features one warp computes together in <see cref="MatMul{TFormat}"/>.</summary>
     public const int RowsPerWarp = MatMulKernels.RowsPerWarp;
@@ -130,8 +128,8 @@ public static class QuantKernels
     /// <summary>
     /// y[r, o] = sum_b d_w(o, b) d_x(r, b) sum_j q_w q_x (+ bias[o]) for every row r of x. Work items are (row, four
     /// outputs), one warp each, grid-stride; lanes stride the row's blocks, so a warp reads 32 consecutive blocks of each
-    /// of its four weight rows, and each x block once for the four. The per-lane partials meet in shared memory (padded
-    /// against bank conflicts) after one warp barrier, as in <see cref="MatMulKernels.Gemv{TPack}"/>. Prefill rows re-read
+    /// of its four weight rows, and each x block once for the four. The per-lane partials meet as in the float GEMV
+    /// (<see cref="MatMulKernels.SumFourRows"/>). Prefill rows re-read
     /// the weight once per row (from L2 on a GPU): the tiled float GEMM's reuse is not built for the quantized path yet.
     /// </summary>
     [KernelEntry(typeof(Q8_0Format), ExplicitlyGrouped = true)]
@@ -140,7 +138,7 @@ public static class QuantKernels
         ArrayView<float> bias, ArrayView<float> y, MatMulShape shape)
         where TFormat : unmanaged, IQuantFormat
     {
-        var partials = SharedMemory.Allocate<float>(2 * MaxWarps * RowsPerWarp * PaddedLanes);
+        var partials = SharedMemory.Allocate<float>(MatMulKernels.PartialsLength);
         var format = default(TFormat);
         int lane = Warp.LaneIdx, warp = Warp.WarpIdx, warpsPerGroup = Group.DimX / Lanes;
         int blocksPerRow = shape.InDim / 32, outBlocks = (shape.OutDim + RowsPerWarp - 1) / RowsPerWarp, last = shape.OutDim - 1;
@@ -165,20 +163,7 @@ public static class QuantKernels
                 a2 += HalfBitsToSingle(weightScales[w2 + b]) * dx * format.Dot(weightQuants, w2 + b, x0, x1);
                 a3 += HalfBitsToSingle(weightScales[w3 + b]) * dx * format.Dot(weightQuants, w3 + b, x0, x1);
             }
-            int slot = (parity * MaxWarps + warp) * RowsPerWarp * PaddedLanes;
-            partials[slot + lane] = a0;
-            partials[slot + PaddedLanes + lane] = a1;
-            partials[slot + 2 * PaddedLanes + lane] = a2;
-            partials[slot + 3 * PaddedLanes + lane] = a3;
-            Warp.Barrier();
-            if (lane < RowsPerWarp && o + lane < shape.OutDim)
-            {
-                int row = slot + lane * PaddedLanes;
-                float sum = 0f;
-                for (int i = 0; i < Lanes; i++) sum += partials[row + i];
-                if (shape.HasBias != 0) sum += bias[o + lane];
-                y[(long)r * shape.OutDim + o + lane] = sum;
-            }
+            MatMulKernels.SumFourRows(partials, parity, warp, lane, a0, a1, a2, a3, bias, y, (long)r * shape.OutDim, o, shape);
             parity ^= 1;
         }
     }
