@@ -2,7 +2,8 @@
 # Process start to first generated token: `longlm generate --max-tokens 1` as a whole process, run from the plain
 # build (JIT at start-up) and from a ReadyToRun publish (precompiled code, JIT only for what R2R cannot cover),
 # alternated run by run; prints the median wall time and peak RSS of each (GNU time). Optionally the same for
-# llama.cpp's `llama-simple -n 1` on a GGUF of the same weights (LLAMA_CPP_BIN=dir, GGUF=file).
+# llama.cpp's `llama-simple -n 1` on a GGUF of the same weights (LLAMA_CPP_BIN=dir, GGUF=file), and for another
+# longlm binary (BASE_LONGLM=path, e.g. a ReadyToRun publish of an older commit, to measure a change).
 #   bench/startup.sh [MODEL_DIR] [RUNS=5]
 # The R2R publish goes to a scratch folder (SCRATCH, default /tmp/longlm-startup); nothing is written to the repo.
 set -euo pipefail
@@ -22,11 +23,13 @@ r2r=$scratch/r2r/longlm
 
 declare -A times rss
 programs=(jit r2r)
+if [ -n "${BASE_LONGLM:-}" ]; then programs+=(base); fi
 if [ -n "${LLAMA_CPP_BIN:-}" ] && [ -n "${GGUF:-}" ]; then programs+=(llama); fi
 command_of() {
   case $1 in
     jit) cmd=("$jit" generate --model "$model" --prompt "$prompt" --max-tokens 1 --temperature 0) ;;
     r2r) cmd=("$r2r" generate --model "$model" --prompt "$prompt" --max-tokens 1 --temperature 0) ;;
+    base) cmd=("$BASE_LONGLM" generate --model "$model" --prompt "$prompt" --max-tokens 1 --temperature 0) ;;
     llama) cmd=("$LLAMA_CPP_BIN/llama-simple" -m "$GGUF" -n 1 "$prompt") ;;
   esac
 }
