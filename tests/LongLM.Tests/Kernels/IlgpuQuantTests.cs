@@ -176,29 +176,4 @@ public sealed unsafe class IlgpuQuantTests : IDisposable
         for (int r = 0; r < ids.Length; r++)
             Assert.Equal(all.AsSpan(ids[r] * dim, dim).ToArray(), got.AsSpan(r * dim, dim).ToArray());
     }
-
-    /// <summary>A float weight quantized row by row with the host quantizers, in native memory (as load-time quantization leaves it).</summary>
-    private sealed class QuantizedWeight : IDisposable
-    {
-        private readonly void* _memory;
-
-        public QuantizedWeight(float[] values, int rows, int cols, DType dtype)
-        {
-            long rowBytes = dtype.RowByteLength(cols);
-            _memory = NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
-            var bytes = new Span<byte>(_memory, (int)(rows * rowBytes));
-            for (int r = 0; r < rows; r++)
-            {
-                var src = values.AsSpan(r * cols, cols);
-                var dst = bytes.Slice((int)(r * rowBytes), (int)rowBytes);
-                if (dtype == DType.Q8_0) BlockQ8_0.QuantizeRowReference(src, dst);
-                else BlockQ4_0.QuantizeRowReference(src, dst);
-            }
-            View = new WeightView((nint)_memory, dtype, rows, cols, "wq");
-        }
-
-        public WeightView View { get; }
-
-        public void Dispose() => NativeMemory.AlignedFree(_memory);
-    }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LongLM.Kernels;
+using LongLM.Kernels.Quant;
 using LongLM.Runtime.SafeTensors;
 
 namespace LongLM.Tests.Kernels;
@@ -24,6 +25,34 @@ internal sealed unsafe class NativeWeight : IDisposable
             }
         }
         View = new WeightView((nint)_memory, dtype, rows, cols, name);
+    }
+
+    public WeightView View { get; }
+
+    public void Dispose() => NativeMemory.AlignedFree(_memory);
+}
+
+/// <summary>
+/// A float weight quantized row by row to q8_0/q4_0 by ggml's reference rule (BlockQ8_0/BlockQ4_0.QuantizeRowReference,
+/// whose bytes the vectorised quantizers equal), in native memory as load-time quantization leaves it.
+/// </summary>
+internal sealed unsafe class QuantizedWeight : IDisposable
+{
+    private readonly void* _memory;
+
+    public QuantizedWeight(float[] values, int rows, int cols, DType dtype)
+    {
+        long rowBytes = dtype.RowByteLength(cols);
+        _memory = NativeMemory.AlignedAlloc((nuint)(rows * rowBytes), 64);
+        var bytes = new Span<byte>(_memory, (int)(rows * rowBytes));
+        for (int r = 0; r < rows; r++)
+        {
+            var src = values.AsSpan(r * cols, cols);
+            var dst = bytes.Slice((int)(r * rowBytes), (int)rowBytes);
+            if (dtype == DType.Q8_0) BlockQ8_0.QuantizeRowReference(src, dst);
+            else BlockQ4_0.QuantizeRowReference(src, dst);
+        }
+        View = new WeightView((nint)_memory, dtype, rows, cols, "wq");
     }
 
     public WeightView View { get; }

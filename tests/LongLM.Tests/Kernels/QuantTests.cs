@@ -209,37 +209,27 @@ public sealed unsafe class QuantTests
     {
         const int outDim = 37, inDim = 96;
         float[] wf = Inputs.Random(outDim * inDim, 11, 0.5f), x = Inputs.Random(rows * inDim, 12, 3f), bias = Inputs.Random(outDim, 13);
-        long rowBytes = dtype.RowByteLength(inDim);
-        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
-        try
-        {
-            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
-            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
-            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
-            var expected = new float[rows * outDim];
-            MatMul.Reference(x, rows, view, bias, expected);
-            var actual = new float[rows * outDim];
-            MatMul.Range(x, rows, view, bias, actual, 0, 20, new float[inDim]);
-            MatMul.Range(x, rows, view, bias, actual, 20, outDim, new float[inDim]);
-            float[] wd = view.ToFloat32();
-            for (int r = 0; r < rows; r++)
-                for (int o = 0; o < outDim; o++)
+        using var weight = new QuantizedWeight(wf, outDim, inDim, dtype);
+        var view = weight.View;
+        var expected = new float[rows * outDim];
+        MatMul.Reference(x, rows, view, bias, expected);
+        var actual = new float[rows * outDim];
+        MatMul.Range(x, rows, view, bias, actual, 0, 20, new float[inDim]);
+        MatMul.Range(x, rows, view, bias, actual, 20, outDim, new float[inDim]);
+        float[] wd = view.ToFloat32();
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outDim; o++)
+            {
+                double bound = 1e-5;
+                for (int b = 0; b < inDim / 32; b++)
                 {
-                    double bound = 1e-5;
-                    for (int b = 0; b < inDim / 32; b++)
-                    {
-                        double amax = 0, wsum = 0;
-                        for (int j = b * 32; j < b * 32 + 32; j++) { amax = Math.Max(amax, Math.Abs(x[r * inDim + j])); wsum += Math.Abs(wd[o * inDim + j]); }
-                        bound += wsum * amax * (1 / 254.0 + Math.Pow(2, -11));
-                    }
-                    Assert.True(Math.Abs(actual[r * outDim + o] - expected[r * outDim + o]) <= bound,
-                        $"[{r},{o}]: {actual[r * outDim + o]} vs {expected[r * outDim + o]} (bound {bound})");
+                    double amax = 0, wsum = 0;
+                    for (int j = b * 32; j < b * 32 + 32; j++) { amax = Math.Max(amax, Math.Abs(x[r * inDim + j])); wsum += Math.Abs(wd[o * inDim + j]); }
+                    bound += wsum * amax * (1 / 254.0 + Math.Pow(2, -11));
                 }
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(memory);
-        }
+                Assert.True(Math.Abs(actual[r * outDim + o] - expected[r * outDim + o]) <= bound,
+                    $"[{r},{o}]: {actual[r * outDim + o]} vs {expected[r * outDim + o]} (bound {bound})");
+            }
     }
 
     /// <summary>
@@ -275,27 +265,17 @@ public sealed unsafe class QuantTests
     private static void AssertBackendMatchesRange(LongLM.Kernels.Cpu.CpuBackend backend, DType dtype, int rows, int inDim, int outDim, int weightSeed, int inputSeed, string what)
     {
         float[] wf = Inputs.Random(outDim * inDim, weightSeed, 0.5f), x = Inputs.Random(rows * inDim, inputSeed);
-        long rowBytes = dtype.RowByteLength(inDim);
-        void* memory = NativeMemory.AlignedAlloc((nuint)(outDim * rowBytes), 64);
-        try
-        {
-            var bytes = new Span<byte>(memory, (int)(outDim * rowBytes));
-            for (int o = 0; o < outDim; o++) Quantize(dtype, wf.AsSpan(o * inDim, inDim), bytes.Slice((int)(o * rowBytes), (int)rowBytes));
-            var view = new WeightView((nint)memory, dtype, outDim, inDim, "wq");
-            var expected = new float[rows * outDim];
-            MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
-            using var dx = backend.UploadNew(x);
-            using var dy = backend.Allocate(rows * outDim);
-            using var dw = backend.LoadWeight(view);
-            backend.MatMul(dx, dw, null, dy, rows);
-            var y = new float[rows * outDim];
-            backend.Download(dy, y);
-            Assert.True(expected.AsSpan().SequenceEqual(y), $"{what}: differs from MatMul.Range");
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(memory);
-        }
+        using var weight = new QuantizedWeight(wf, outDim, inDim, dtype);
+        var view = weight.View;
+        var expected = new float[rows * outDim];
+        MatMul.Range(x, rows, view, default, expected, 0, outDim, new float[inDim]);
+        using var dx = backend.UploadNew(x);
+        using var dy = backend.Allocate(rows * outDim);
+        using var dw = backend.LoadWeight(view);
+        backend.MatMul(dx, dw, null, dy, rows);
+        var y = new float[rows * outDim];
+        backend.Download(dy, y);
+        Assert.True(expected.AsSpan().SequenceEqual(y), $"{what}: differs from MatMul.Range");
     }
 
     private static void Quantize(DType dtype, ReadOnlySpan<float> x, Span<byte> dst)
