@@ -34,19 +34,15 @@ public sealed class WeightLoader(IBackend backend, LoadQuantization? quantizatio
         if (Quantization is { } q && q.Applies(view))
         {
             var quantized = q.Quantize(view, out nint memory);
-            if (!Backend.CopiesWeights)
-            {
-                _quantized.Add(memory);
-                return Track(Backend.LoadWeight(quantized));
-            }
-            // The backend made its own copy (a GPU upload): the host copy goes now, not with the model.
             try
             {
                 return Track(Backend.LoadWeight(quantized));
             }
             finally
             {
-                NativeMemory.AlignedFree((void*)memory);
+                // A backend that made its own copy (a GPU upload) no longer needs the host's: it goes now, not with the model.
+                if (Backend.CopiesWeights) NativeMemory.AlignedFree((void*)memory);
+                else _quantized.Add(memory);
             }
         }
         return Track(Backend.LoadWeight(view));

@@ -168,11 +168,7 @@ public sealed class IlgpuBackend : IBackend
     /// <summary>Copies <paramref name="ids"/> into the shared staging buffer (grown, never per call) and returns its view.</summary>
     private ArrayView<int> StageIds(ReadOnlySpan<int> ids)
     {
-        if (_ids.Length < ids.Length)
-        {
-            _ids.Dispose();
-            _ids = _accelerator.Allocate1D<int>(Math.Max(ids.Length, 2 * _ids.Length));
-        }
+        EnsureLength(ref _ids, ids.Length);
         ArrayView<int> view = _ids.View.SubView(0, ids.Length);
         view.CopyFromCPU(ids);
         return view;
@@ -197,11 +193,7 @@ public sealed class IlgpuBackend : IBackend
         if (rows.IsEmpty) return;
         var src = Slice(source, 0, (long)rows.Length * dim);
         var dst = Slice(destination, 0, destination.Length / dim * dim);
-        if (_scales.Length < scales.Length)
-        {
-            _scales.Dispose();
-            _scales = _accelerator.Allocate1D<float>(Math.Max(scales.Length, 2 * _scales.Length));
-        }
+        EnsureLength(ref _scales, scales.Length);
         ArrayView<float> scaleView = _scales.View.SubView(0, scales.Length);
         scaleView.CopyFromCPU(scales);
         var kernel = Kernel("scatter-add-rows", static a =>
@@ -286,14 +278,8 @@ public sealed class IlgpuBackend : IBackend
         where TFormat : unmanaged, IQuantFormat
     {
         long blocks = (long)shape.Rows * (shape.InDim / Quant.BlockQ8_0.BlockSize);
-        if (_xScales.Length < blocks)
-        {
-            _xScales.Dispose();
-            _xQuants.Dispose();
-            long length = Math.Max(blocks, 2 * _xScales.Length);
-            _xScales = _accelerator.Allocate1D<float>(length);
-            _xQuants = _accelerator.Allocate1D<Quad>(2 * length);
-        }
+        EnsureLength(ref _xScales, blocks);
+        EnsureLength(ref _xQuants, 2 * blocks);
         ArrayView<float> xScales = _xScales.View.SubView(0, blocks);
         ArrayView<Quad> xQuants = _xQuants.View.SubView(0, 2 * blocks);
         var quantize = Kernel("quantize-rows-q8_0", static a =>
@@ -475,6 +461,15 @@ public sealed class IlgpuBackend : IBackend
             _accelerator.Dispose();
             _ownedContext.Dispose();
         }
+    }
+
+    /// <summary>Grows a staging buffer to at least <paramref name="length"/> elements (doubling, so a growing input reallocates rarely); never shrinks it.</summary>
+    private void EnsureLength<T>(ref MemoryBuffer1D<T, Stride1D.Dense> buffer, long length) where T : unmanaged
+    {
+        if (buffer.Length >= length) return;
+        long grown = Math.Max(length, 2 * buffer.Length);
+        buffer.Dispose();
+        buffer = _accelerator.Allocate1D<T>(grown);
     }
 
     /// <summary>One group per work item (row, tile, head), capped at one wave.</summary>
