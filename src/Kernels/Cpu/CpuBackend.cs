@@ -159,6 +159,16 @@ public sealed class CpuBackend : IBackend
             CpuParallel.Run(job, shape.KvHeads * ((shape.QueryCount + Ops.Attention.TileRows - 1) / Ops.Attention.TileRows), 1, Threads);
             return;
         }
+        if (shape.QueryCount == 1 && Ops.Attention.SplitParts(shape) is var parts and > 1)
+        {
+            // Decode over more than one part of keys: (part, KV head) items, so that threads share a row's keys
+            // evenly (whole rows give only KvHeads items), then the parts' softmax merged here.
+            job.Split(parts);
+            var output = Host(buffers.Output);
+            CpuParallel.Run(job, parts * shape.KvHeads, 1, Threads);
+            job.MergeParts(shape, parts, output);
+            return;
+        }
         int perJob = Math.Min(shape.LocalCount, shape.Window == long.MaxValue ? shape.LocalCount : (int)Math.Min(shape.Window, int.MaxValue)) + 1;
         perJob *= shape.Heads / shape.KvHeads;
         CpuParallel.Run(job, shape.QueryCount * shape.KvHeads, Math.Max(1, 8192 / perJob), Threads);

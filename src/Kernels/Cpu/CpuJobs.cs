@@ -196,17 +196,38 @@ internal static class CpuJobs
         private float[]? _fq, _fk, _fv, _el, _ev, _slopes;
         private AttentionShape _shape;
         private bool _tiled;
+        private int _parts;
+
+        // The split row's partial outputs and (max, sum) statistics (Ops.Attention.GroupPart): the job's own, kept
+        // across calls (grown, never shrunk) so that a decode step allocates nothing.
+        private float[] _partOutputs = [], _partStats = [];
 
         /// <summary>Items: (row, KV head) pairs, or with <paramref name="tiled"/> (tile of rows, KV head) pairs for Ops.Attention.Tile.</summary>
         public void Set(float[] q, float[] k, float[] v, float[] o, float[]? fq, float[]? fk, float[]? fv, float[]? el, float[]? ev, float[]? slopes,
             AttentionShape shape, bool tiled)
         {
-            (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape, _tiled) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape, tiled);
+            (_q, _k, _v, _o, _fq, _fk, _fv, _el, _ev, _slopes, _shape, _tiled, _parts) = (q, k, v, o, fq, fk, fv, el, ev, slopes, shape, tiled, 0);
             UsesLanes = tiled && Ops.Attention.LanesApply(shape, slopes is { Length: > 0 });
         }
 
         /// <summary>Items are (block of <see cref="Ops.Attention.LanesRows"/> rows, query head) pairs for Ops.Attention.Lanes.</summary>
         public bool UsesLanes { get; private set; }
+
+        /// <summary>
+        /// Items become (part, KV head) pairs of the one query row (Ops.Attention.GroupPart), <paramref name="parts"/>
+        /// parts; after the call, <see cref="MergeParts"/> writes the output.
+        /// </summary>
+        public void Split(int parts)
+        {
+            _parts = parts;
+            int outputs = Ops.Attention.PartOutputLength(_shape, parts), stats = Ops.Attention.PartStatsLength(_shape, parts);
+            if (_partOutputs.Length < outputs) _partOutputs = new float[Math.Max(outputs, 2 * _partOutputs.Length)];
+            if (_partStats.Length < stats) _partStats = new float[Math.Max(stats, 2 * _partStats.Length)];
+        }
+
+        /// <summary>Combines the parts of the split call just run (<see cref="Split"/>) into <paramref name="output"/>.</summary>
+        public void MergeParts(in AttentionShape shape, int parts, float[] output) =>
+            Ops.Attention.MergeParts(shape, parts, _partOutputs, _partStats, output);
 
         public override void Run(int start, int end)
         {
@@ -228,6 +249,13 @@ internal static class CpuJobs
                     int rowStart = job / s.KvHeads * Ops.Attention.TileRows;
                     Ops.Attention.Tile(spans, s, job % s.KvHeads, rowStart, Math.Min(s.QueryCount, rowStart + Ops.Attention.TileRows), tileScratch);
                 }
+                return;
+            }
+            if (_parts > 0)
+            {
+                float[] partScratch = Scratch(Ops.Attention.PartScratchLength(s));
+                for (int job = start; job < end; job++)
+                    Ops.Attention.GroupPart(spans, s, job % s.KvHeads, job / s.KvHeads, _parts, partScratch, _partOutputs, _partStats);
                 return;
             }
             // One query row: (row, KV head) items, each reading its keys and values once for all heads of the group.

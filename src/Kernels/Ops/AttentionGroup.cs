@@ -24,12 +24,28 @@ public static partial class Attention
     /// </remarks>
     public static void Group(AttentionSpans b, in AttentionShape s, int row, int kvHead, Span<float> scratch)
     {
-        int hd = s.HeadDim, stride = s.KvHeads * hd, group = s.Heads / s.KvHeads, firstHead = kvHead * group;
+        int group = s.Heads / s.KvHeads;
         long i = s.FirstQueryPosition + row;
         int localFrom = (int)(LocalStart(s, i) - s.LocalFirstPosition), localTo = (int)(i - s.LocalFirstPosition);
-        int farEnd = FarEnd(s, i);
         int extra = row == s.QueryCount - 1 ? s.ExtraCount : 0;
-        int localCount = localTo - localFrom + 1, width = farEnd + localCount + extra;
+        GroupKeys(b, s, row, kvHead, localFrom, localTo - localFrom + 1, FarEnd(s, i), extra, scratch,
+            b.Output.Slice((row * s.Heads + kvHead * group) * s.HeadDim, group * s.HeadDim), stats: default);
+    }
+
+    /// <summary>
+    /// Group's work over one range of keys: far slots [0, <paramref name="farEnd"/>), local slots
+    /// [<paramref name="localFrom"/>, + <paramref name="localCount"/>) and the first <paramref name="extra"/> top-k
+    /// entries, for every head of KV head <paramref name="kvHead"/>'s group, into <paramref name="output"/> ([group, hd]).
+    /// With empty <paramref name="stats"/> the softmax is normalised over the range (the whole row: Group); otherwise the
+    /// range is one part of a split row (<see cref="GroupPart"/>): the outputs stay unnormalised, sum_j e^(l_j - m) v_j,
+    /// and stats gets (m, sum_j e^(l_j - m)) per head for <see cref="MergeParts"/>.
+    /// </summary>
+    private static void GroupKeys(AttentionSpans b, in AttentionShape s, int row, int kvHead, int localFrom, int localCount, int farEnd, int extra,
+        Span<float> scratch, Span<float> output, Span<float> stats)
+    {
+        int hd = s.HeadDim, stride = s.KvHeads * hd, group = s.Heads / s.KvHeads, firstHead = kvHead * group;
+        long i = s.FirstQueryPosition + row;
+        int width = farEnd + localCount + extra;
         long firstLocal = s.LocalFirstPosition + localFrom;
 
         for (int g = 0; g < group; g++) FarLogits(b, s, row, firstHead + g, scratch.Slice(g * width, farEnd));
@@ -55,27 +71,37 @@ public static partial class Attention
             for (int e = 0; e < extra; e++)
                 logits[farEnd + localCount + e] = b.ExtraLogits[head * s.ExtraCount + e];
             // Shifted by the maximum first, as in Head (SoftMax alone would overflow on large logits).
-            TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), logits);
-            TensorPrimitives.SoftMax(logits, logits);
-            var o = b.Output.Slice((row * s.Heads + head) * hd, hd);
+            float max = TensorPrimitives.Max(logits);
+            TensorPrimitives.Subtract(logits, max, logits);
+            if (stats.IsEmpty)
+            {
+                TensorPrimitives.SoftMax(logits, logits);
+            }
+            else
+            {
+                TensorPrimitives.Exp(logits, logits);
+                stats[2 * g] = max;
+                stats[2 * g + 1] = TensorPrimitives.Sum(logits);
+            }
+            var o = output.Slice(g * hd, hd);
             o.Clear();
             for (int f = 0; f < farEnd; f++)
                 TensorPrimitives.MultiplyAdd(b.FarValues.Slice(f * stride + kvHead * hd, hd), logits[f], o, o);
         }
-        int v0 = HasLogits16(hd) ? BlockValues(b, s, row, kvHead, firstHead, group, localFrom, localCount, farEnd, width, scratch) : 0;
+        int v0 = HasLogits16(hd) ? BlockValues(b, s, kvHead, group, localFrom, localCount, farEnd, width, scratch, output) : 0;
         for (int j = v0; j < localCount; j++)
         {
             var v = b.LocalValues.Slice((localFrom + j) * stride + kvHead * hd, hd);
             for (int g = 0; g < group; g++)
             {
-                var o = b.Output.Slice((row * s.Heads + firstHead + g) * hd, hd);
+                var o = output.Slice(g * hd, hd);
                 TensorPrimitives.MultiplyAdd(v, scratch[g * width + farEnd + j], o, o);
             }
         }
         for (int g = 0; g < group; g++)
         {
             int head = firstHead + g;
-            var o = b.Output.Slice((row * s.Heads + head) * hd, hd);
+            var o = output.Slice(g * hd, hd);
             for (int e = 0; e < extra; e++)
                 TensorPrimitives.MultiplyAdd(b.ExtraValues.Slice((head * s.ExtraCount + e) * hd, hd), scratch[g * width + farEnd + localCount + e], o, o);
         }
@@ -115,21 +141,21 @@ public static partial class Attention
     /// while each head of the group adds them, <see cref="WeightedRows"/>). Returns 64 n, the first key left to the
     /// per-key loop.
     /// </summary>
-    private static unsafe int BlockValues(AttentionSpans b, in AttentionShape s, int row, int kvHead, int firstHead, int group,
-        int localFrom, int localCount, int farEnd, int width, Span<float> scratch)
+    private static unsafe int BlockValues(AttentionSpans b, in AttentionShape s, int kvHead, int group,
+        int localFrom, int localCount, int farEnd, int width, Span<float> scratch, Span<float> output)
     {
         const int Block = 64;
         int hd = s.HeadDim, stride = s.KvHeads * hd, blocked = localCount / Block * Block;
         if (blocked == 0) return 0;
-        if ((long)(localFrom + blocked - 1) * stride + kvHead * hd + hd > b.LocalValues.Length || (row * s.Heads + firstHead + group) * hd > b.Output.Length
+        if ((long)(localFrom + blocked - 1) * stride + kvHead * hd + hd > b.LocalValues.Length || group * hd > output.Length
             || (group - 1) * width + farEnd + blocked > scratch.Length)
             throw new ArgumentException("attention spans are shorter than the shape says");
-        fixed (float* values = b.LocalValues, output = b.Output, weights = scratch)
+        fixed (float* values = b.LocalValues, o = output, weights = scratch)
             for (int j = 0; j < blocked; j += Block)
             {
                 float* v = values + (long)(localFrom + j) * stride + kvHead * hd;
                 for (int g = 0; g < group; g++)
-                    WeightedRows(v, stride, hd, weights + g * width + farEnd + j, Block, output + (row * s.Heads + firstHead + g) * hd);
+                    WeightedRows(v, stride, hd, weights + g * width + farEnd + j, Block, o + g * hd);
             }
         return blocked;
     }

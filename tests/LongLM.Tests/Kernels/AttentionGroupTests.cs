@@ -68,6 +68,77 @@ public sealed class AttentionGroupTests
         Tolerance.AssertClose(reference, got, 1e-5f, 1e-4f, $"{name}: Group");
     }
 
+    public static TheoryData<string, AttentionShape> SplitCases() => new()
+    {
+        { "257 keys: a one-key last part, GQA 3:1, hd 64", Shape(256, 9, 3, 64) },
+        { "512 keys: two full parts, hd 8 (no 16-key blocks)", Shape(511, 4, 2, 8) },
+        { "lambda: window 600 in three parts, far keys in the first, extras in the last, hd 48", Shape(999, 6, 2, 48) with { Window = 600, LocalFirstPosition = 400, LocalCount = 600, FarCount = 4, GlobalLimit = 4, StationaryFrom = 600, ExtraCount = 3 } },
+        { "ALiBi, lambda clipped at D, 700 keys, GQA 2:1", Shape(1699, 4, 2, 32) with { Window = 700, LocalFirstPosition = 1000, LocalCount = 700, FarCount = 3, GlobalLimit = 3, StationaryFrom = 700, AlibiDistanceCap = 700 } },
+        { "ceiling-only: 600 far keys with a zero band, all in part 0", Shape(899, 2, 1, 16) with { Window = 300, LocalFirstPosition = 600, LocalCount = 300, FarCount = 600, StationaryFrom = 400 } },
+        { "large logits: parts with far-apart maxima", Shape(800, 2, 2, 16) with { Scale = 40f } },
+    };
+
+    /// <summary>
+    /// The split decode row (Ops.Attention.GroupPart over every (part, KV head), then MergeParts) against the
+    /// double-precision Attention.Reference (the expected values): parts at their boundaries, a one-key part, far
+    /// keys, top-k extras, ALiBi, the ceiling-only zero band and logits large enough that an unscaled merge overflows.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SplitCases))]
+    public void SplitParts_MergeToTheReference(string name, AttentionShape s)
+    {
+        int rowDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
+        var q = Inputs.Random(rowDim, 11, 2f);
+        var fq = Inputs.Random(rowDim, 12, 2f);
+        var k = Inputs.Random(s.LocalCount * kvDim, 13, 2f);
+        var v = Inputs.Random(s.LocalCount * kvDim, 14);
+        var fk = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 15, 2f);
+        var fv = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 16);
+        var el = Inputs.Random(Math.Max(1, s.Heads * s.ExtraCount), 17, 3f);
+        var ev = Inputs.Random(Math.Max(1, rowDim * s.ExtraCount), 18);
+        float[] slopes = name.StartsWith("ALiBi", StringComparison.Ordinal) ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
+
+        int parts = Attention.SplitParts(s);
+        Assert.True(parts > 1, $"{name}: {parts} part(s)");
+        var outputs = new float[Attention.PartOutputLength(s, parts)];
+        var stats = new float[Attention.PartStatsLength(s, parts)];
+        var scratch = new float[Attention.PartScratchLength(s)];
+        var got = new float[rowDim];
+        var spans = new AttentionSpans(q, k, v, got, fq, fk, fv, el, ev, slopes);
+        for (int p = 0; p < parts; p++)
+            for (int g = 0; g < s.KvHeads; g++)
+                Attention.GroupPart(spans, s, g, p, parts, scratch, outputs, stats);
+        Attention.MergeParts(s, parts, outputs, stats, got);
+
+        var reference = new float[rowDim];
+        Attention.Reference(new AttentionSpans(q, k, v, reference, fq, fk, fv, el, ev, slopes), s);
+        Tolerance.AssertClose(reference, got, 1e-5f, 1e-4f, name);
+    }
+
+    /// <summary>
+    /// The cpu backend splits a decode row by its key count alone, so one and two threads give the same bits (the
+    /// expected values are the one-thread run's; what is checked is that the thread count does not enter).
+    /// </summary>
+    [Fact]
+    public void SplitDecode_DoesNotDependOnTheThreadCount()
+    {
+        var s = Shape(4999, 9, 3, 64);
+        int rowDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
+        float[] Run(int threads)
+        {
+            using var backend = new LongLM.Kernels.Cpu.CpuBackend(threads);
+            using var dq = backend.UploadNew(Inputs.Random(rowDim, 21, 2f));
+            using var dk = backend.UploadNew(Inputs.Random(s.LocalCount * kvDim, 22, 2f));
+            using var dv = backend.UploadNew(Inputs.Random(s.LocalCount * kvDim, 23));
+            using var output = backend.Allocate(rowDim);
+            backend.Attention(new AttentionBuffers(dq, dk, dv, output), s);
+            var got = new float[rowDim];
+            backend.Download(output, got);
+            return got;
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
+
     /// <summary>
     /// Logits16 against 16 dot products in double (the expected values), for head widths 16, 64 and 128 and a key
     /// stride wider than the head (GQA rows): a wrong lane in the reduction tree or the final permutation puts a key's

@@ -199,6 +199,10 @@ public abstract class BackendParityTests : IDisposable
         { "decode at depth 5000, lambda with top-k extras, GQA 3:1", Shape(1, 4999, 6, 2, 64) with { Window = 2048, LocalFirstPosition = 2952, LocalCount = 2048, FarCount = 4, GlobalLimit = 4, StationaryFrom = 2048, ExtraCount = 5 } },
         { "ALiBi, decode at depth 5000, GQA 2:1", Shape(1, 4999, 4, 2, 64) },
         { "ALiBi, decode at depth 3000, lambda clipped at D, GQA 2:1", Shape(1, 2999, 4, 2, 32) with { Window = 1024, LocalFirstPosition = 1976, LocalCount = 1024, FarCount = 3, GlobalLimit = 3, StationaryFrom = 1024, AlibiDistanceCap = 1024 } },
+        // The cpu backend splits a decode row into parts of 256 keys (Ops.Attention.GroupPart + MergeParts): one key
+        // past a part, and a Lambda row whose far keys land in the first part and top-k extras in the last.
+        { "decode over 257 keys: a one-key last part, GQA 3:1", Shape(1, 256, 9, 3, 64) },
+        { "decode, lambda: window 600 in three parts with far keys and extras, hd 48", Shape(1, 999, 6, 2, 48) with { Window = 600, LocalFirstPosition = 400, LocalCount = 600, FarCount = 4, GlobalLimit = 4, StationaryFrom = 600, ExtraCount = 3 } },
     };
 
     private static AttentionShape Shape(int queries, int firstPosition, int heads, int kvHeads, int headDim) => new()
