@@ -64,6 +64,30 @@ public interface IBackend : IDisposable
     void MatMul(DeviceBuffer x, DeviceWeight weight, DeviceWeight? bias, DeviceBuffer y, int rows);
 
     /// <summary>
+    /// Three <see cref="MatMul"/>s of one input (q, k and v): each projection's output exactly as its own MatMul gives
+    /// it. A backend may run them as one op (the cpu backend does at decode: one parallel region, one activation
+    /// quantization); this default calls MatMul three times.
+    /// </summary>
+    void MatMul3(DeviceBuffer x, in Projection first, in Projection second, in Projection third, int rows)
+    {
+        MatMul(x, first.Weight, first.Bias, first.Output, rows);
+        MatMul(x, second.Weight, second.Bias, second.Output, rows);
+        MatMul(x, third.Weight, third.Bias, third.Output, rows);
+    }
+
+    /// <summary>
+    /// SwiGLU's input half: gate = silu(x gate^T (+ gateBias)) * (x up^T (+ upBias)), exactly MatMul, MatMul and
+    /// <see cref="SiluMul"/> in turn; up.Output is left holding the up projection (the backend's
+    /// scratch). A backend may fuse them (the cpu backend does at decode); this default calls the three ops.
+    /// </summary>
+    void GatedMatMul(DeviceBuffer x, in Projection gate, in Projection up, int rows)
+    {
+        MatMul(x, gate.Weight, gate.Bias, gate.Output, rows);
+        MatMul(x, up.Weight, up.Bias, up.Output, rows);
+        SiluMul(gate.Output, up.Output, gate.Output, (long)rows * gate.Weight.Rows);
+    }
+
+    /// <summary>
     /// Rotates the first <paramref name="rotaryDim"/> dims of every head of x [rows, heads, headDim] in place.
     /// <paramref name="cosSin"/> is [rows, rotaryDim/2, 2] (cos, sin) per row, computed by the caller in double precision.
     /// </summary>
@@ -121,3 +145,6 @@ public interface IBackend : IDisposable
     void ClexIntegrate(DeviceBuffer z0, DeviceBuffer upProj, DeviceBuffer downProj, DeviceBuffer grid, DeviceBuffer timeTerms,
         DeviceBuffer outputTimes, DeviceBuffer result, ClexShape shape);
 }
+
+/// <summary>One projection of a fused matmul (<see cref="IBackend.MatMul3"/>, <see cref="IBackend.GatedMatMul"/>): output = x weight^T (+ bias).</summary>
+public readonly record struct Projection(DeviceWeight Weight, DeviceWeight? Bias, DeviceBuffer Output);

@@ -75,9 +75,7 @@ public static class LayerNormGeluBlock
     {
         var ws = sequence.Workspace;
         var qkv = w.Qkv;
-        b.MatMul(ws.Xb, qkv.Wq, qkv.Bq, ws.Q, rows);
-        b.MatMul(ws.Xb, qkv.Wk, qkv.Bk, ws.K, rows);
-        b.MatMul(ws.Xb, qkv.Wv, qkv.Bv, ws.V, rows);
+        b.MatMul3(ws.Xb, new Projection(qkv.Wq, qkv.Bq, ws.Q), new Projection(qkv.Wk, qkv.Bk, ws.K), new Projection(qkv.Wv, qkv.Bv, ws.V), rows);
         attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
         b.MatMul(ws.Attn, w.AttentionOut.Weight, w.AttentionOut.Bias, ws.Xb, rows);
     }

@@ -18,9 +18,7 @@ public static class RmsNormAttention
     {
         var ws = sequence.Workspace;
         b.RmsNorm(ws.X, inputLayernorm, ws.Xb, rows, hidden, eps);
-        b.MatMul(ws.Xb, q.W, q.B, ws.Q, rows);
-        b.MatMul(ws.Xb, k.W, k.B, ws.K, rows);
-        b.MatMul(ws.Xb, v.W, v.B, ws.V, rows);
+        b.MatMul3(ws.Xb, new Projection(q.W, q.B, ws.Q), new Projection(k.W, k.B, ws.K), new Projection(v.W, v.B, ws.V), rows);
         attention.Run(layer, sequence.Attention, sequence.Cache, ws.Q, ws.K, ws.V, ws.Attn);
         b.MatMul(ws.Attn, o.W, o.B, ws.Xb, rows);
         b.Add(ws.X, ws.Xb, ws.X, (long)rows * hidden);

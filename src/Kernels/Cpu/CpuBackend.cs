@@ -112,6 +112,61 @@ public sealed class CpuBackend : IBackend
         CpuParallel.Run(job, items, (int)Math.Max(1, 65536 / perItem), Threads);
     }
 
+    /// <inheritdoc />
+    /// <remarks>At decode (one row) the three projections are one op: one parallel region, the activation quantized once.</remarks>
+    public void MatMul3(DeviceBuffer x, in Projection first, in Projection second, in Projection third, int rows)
+    {
+        if (rows != 1 || first.Weight.Cols != second.Weight.Cols || first.Weight.Cols != third.Weight.Cols)
+        {
+            MatMul(x, first.Weight, first.Bias, first.Output, rows);
+            MatMul(x, second.Weight, second.Bias, second.Output, rows);
+            MatMul(x, third.Weight, third.Bias, third.Output, rows);
+            return;
+        }
+        var job = SetUp(x, gated: false, 3, first, second, third);
+        RunSet(job, first.Weight.Rows + second.Weight.Rows + third.Weight.Rows, first.Weight.Cols);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>At decode (one row) gate, up and silu(gate) * up are one op over the output features.</remarks>
+    public void GatedMatMul(DeviceBuffer x, in Projection gate, in Projection up, int rows)
+    {
+        if (rows != 1 || gate.Weight.Cols != up.Weight.Cols || gate.Weight.Rows != up.Weight.Rows)
+        {
+            MatMul(x, gate.Weight, gate.Bias, gate.Output, rows);
+            MatMul(x, up.Weight, up.Bias, up.Output, rows);
+            SiluMul(gate.Output, up.Output, gate.Output, (long)rows * gate.Weight.Rows);
+            return;
+        }
+        var job = SetUp(x, gated: true, 2, gate, up, gate);
+        RunSet(job, gate.Weight.Rows, 2 * gate.Weight.Cols);
+    }
+
+    private CpuJobs.MatMulSet SetUp(DeviceBuffer x, bool gated, int projections, in Projection first, in Projection second, in Projection third)
+    {
+        var job = PerThread<CpuJobs.MatMulSet>.Job;
+        (job.Src, job.Gated, job.Projections) = (Host(x), gated, projections);
+        bool quantized = false;
+        for (int p = 0; p < projections; p++)
+        {
+            var projection = p == 0 ? first : p == 1 ? second : third;
+            var view = Weight(projection.Weight).View;
+            (job.Views[p], job.Biases[p], job.Outputs[p]) = (view, projection.Bias is null ? null : Weight(projection.Bias).Widened, Host(projection.Output));
+            quantized |= view.DType.IsQuantized();
+        }
+        if (quantized)
+        {
+            int cols = first.Weight.Cols, length = Ops.MatMul.PreparedFloats(job.Views[0]);
+            if (job.Prepared.Length < length) job.Prepared = new float[Math.Max(length, 2 * job.Prepared.Length)];
+            Ops.MatMul.PrepareQuantized(job.Src, cols, job.Prepared, 0, 1);
+        }
+        return job;
+    }
+
+    // Grain as MatMul's: about 64K multiply-adds per chunk (costPerItem: multiply-adds of one item).
+    private void RunSet(CpuJobs.MatMulSet job, int items, int costPerItem) =>
+        CpuParallel.Run(job, items, Math.Max(1, 65536 / costPerItem), Threads);
+
     /// <summary>
     /// Quantizes the matmul's activation rows once, before its outputs are split over threads (each chunk used to
     /// quantize every row itself, up to four times per thread per op); one row (decode) stays on this thread.

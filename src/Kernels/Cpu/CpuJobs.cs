@@ -151,6 +151,56 @@ internal static class CpuJobs
         }
     }
 
+    /// <summary>
+    /// Up to three matmuls of one activation row (decode) as one op: items are the outputs of the first, then the
+    /// second, then the third projection (MatMul3), or with <see cref="Gated"/> output features i of a gate and an up
+    /// projection, each followed by silu(gate_i) * up_i (GatedMatMul). Every output is the dot MatMul's own job
+    /// computes (the same Range and QuantizedRange calls), so fusing changes no bit.
+    /// </summary>
+    public sealed class MatMulSet : RangeJob
+    {
+        public override void Clear()
+        {
+            Src = [];
+            for (int p = 0; p < 3; p++) (Views[p], Biases[p], Outputs[p]) = (default, null, []);
+        }
+
+        public float[] Src = [];
+        public readonly WeightView[] Views = new WeightView[3];
+        public readonly float[]?[] Biases = new float[]?[3];
+        public readonly float[][] Outputs = [[], [], []];
+        public int Projections;
+        public bool Gated;
+
+        /// <summary>The activation row quantized once for every quantized projection (as <see cref="MatMul.Prepared"/>).</summary>
+        public float[] Prepared = [];
+
+        public override void Run(int start, int end)
+        {
+            if (Gated)
+            {
+                Project(0, start, end);
+                Project(1, start, end);
+                Ops.Elementwise.SiluMul(Outputs[0].AsSpan(start, end - start), Outputs[1].AsSpan(start, end - start), Outputs[0].AsSpan(start, end - start));
+                return;
+            }
+            int offset = 0;
+            for (int p = 0; p < Projections; p++)
+            {
+                int rows = Views[p].Rows, from = Math.Max(start, offset), to = Math.Min(end, offset + rows);
+                if (from < to) Project(p, from - offset, to - offset);
+                offset += rows;
+            }
+        }
+
+        private void Project(int p, int start, int end)
+        {
+            var view = Views[p];
+            if (view.DType.IsQuantized()) Ops.MatMul.QuantizedRange(Prepared, 1, view, Biases[p], Outputs[p], start, end);
+            else Ops.MatMul.Range(Src, 1, view, Biases[p], Outputs[p], start, end, view.DType == DType.F32 ? default : Scratch(view.Cols));
+        }
+    }
+
     /// <summary>Items: activation rows, quantized into the matmul job's <see cref="MatMul.Prepared"/> (prefill of a quantized matmul).</summary>
     public sealed class PrepareQuantized : RangeJob
     {

@@ -183,6 +183,21 @@ public sealed class ProfilingBackend(IBackend inner) : IBackend
     }
 
     /// <inheritdoc />
+    public void MatMul3(DeviceBuffer x, in Projection first, in Projection second, in Projection third, int rows)
+    {
+        long t = Begin(); Inner.MatMul3(x, first, second, third, rows);
+        if (t != 0) End(MatMulKind(first.Weight), t);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Timed as the MLP's matmuls, the fused silu(gate) * up included.</remarks>
+    public void GatedMatMul(DeviceBuffer x, in Projection gate, in Projection up, int rows)
+    {
+        long t = Begin(); Inner.GatedMatMul(x, gate, up, rows);
+        if (t != 0) End(MatMulKind(gate.Weight), t);
+    }
+
+    /// <inheritdoc />
     public void Rope(DeviceBuffer x, DeviceBuffer cosSin, int rows, int heads, int headDim, int rotaryDim, RopePairing pairing)
     {
         long t = Begin(); Inner.Rope(x, cosSin, rows, heads, headDim, rotaryDim, pairing); End(OpKind.Rope, t);

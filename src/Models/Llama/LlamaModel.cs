@@ -62,9 +62,7 @@ public sealed class LlamaModel : DecoderModel
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = RMSNorm(x).
             b.RmsNorm(ws.X, w.PostAttentionLayernorm, ws.Xb, n, hidden, eps);
-            b.MatMul(ws.Xb, w.GateProj, w.GateBias, ws.Gate!, n);
-            b.MatMul(ws.Xb, w.UpProj, w.UpBias, ws.Up, n);
-            b.SiluMul(ws.Gate!, ws.Up, ws.Gate!, (long)n * c.IntermediateSize);
+            b.GatedMatMul(ws.Xb, new Projection(w.GateProj, w.GateBias, ws.Gate!), new Projection(w.UpProj, w.UpBias, ws.Up), n);
             b.MatMul(ws.Gate!, w.DownProj, w.DownBias, ws.Xb, n);
             b.Add(ws.X, ws.Xb, ws.X, (long)n * hidden);
         }

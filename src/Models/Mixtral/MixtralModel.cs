@@ -78,7 +78,6 @@ public sealed class MixtralModel : DecoderModel
     {
         var b = Backend;
         int hidden = Config.HiddenSize, experts = _moe.NumLocalExperts;
-        long ffn = Config.IntermediateSize;
         b.MatMul(ws.Xb, w.Gate, null, ws.RouterLogits!, n);
         var routing = MoeRouting.For(n, experts);
         b.Download(ws.RouterLogits!, routing.Logits(n));
@@ -90,9 +89,7 @@ public sealed class MixtralModel : DecoderModel
             if (count == 0) continue; // an expert no token chose: its weights are not read
             var expert = w.Experts[e];
             b.GatherRows(ws.Xb, rows, ws.Routed!, hidden);
-            b.MatMul(ws.Routed!, expert.W1, null, ws.Gate!, count);
-            b.MatMul(ws.Routed!, expert.W3, null, ws.Up, count);
-            b.SiluMul(ws.Gate!, ws.Up, ws.Gate!, count * ffn);
+            b.GatedMatMul(ws.Routed!, new Projection(expert.W1, null, ws.Gate!), new Projection(expert.W3, null, ws.Up), count);
             b.MatMul(ws.Gate!, expert.W2, null, ws.Routed!, count);
             b.ScatterAddRows(ws.Routed!, rows, routing.Scales(e), ws.X, hidden);
         }

@@ -56,6 +56,91 @@ public abstract class BackendParityTests : IDisposable
         Tolerance.AssertClose(expected, Download(dy, rows * outDim), 1e-4f, 1e-4f, $"matmul {dtype}");
     }
 
+    /// <summary>
+    /// The fused projections, MatMul3 (q, k, v) and GatedMatMul (silu(gate) * up), against the separate MatMul and
+    /// SiluMul calls they stand for: bit for bit (the cpu backend fuses one-row calls with the same per-output dots and
+    /// quantizes the activation once instead of per projection), and, for float weights, against MatMul.Reference and
+    /// Elementwise.SiluMulReference in double (the expected values).
+    /// </summary>
+    [BackendTheory]
+    [InlineData(DType.F32, 1)]
+    [InlineData(DType.BF16, 1)]
+    [InlineData(DType.F16, 1)]
+    [InlineData(DType.Q8_0, 1)]
+    [InlineData(DType.Q4_0, 1)]
+    [InlineData(DType.BF16, 3)]  // more rows: every backend runs the separate ops
+    public void FusedProjections_EqualTheSeparateOps(DType dtype, int rows)
+    {
+        const int inDim = 96, qDim = 96, kvDim = 32, ffn = 200;
+        var x = Inputs.Random(rows * inDim, 31);
+        IDisposable Make(int outDim, int seed, out WeightView view)
+        {
+            var values = Inputs.Random(outDim * inDim, seed);
+            if (dtype.IsQuantized())
+            {
+                var q = new QuantizedWeight(values, outDim, inDim, dtype);
+                view = q.View;
+                return q;
+            }
+            var n = new NativeWeight(values, outDim, inDim, dtype);
+            view = n.View;
+            return n;
+        }
+        using var hq = Make(qDim, 32, out var vq);
+        using var hk = Make(kvDim, 33, out var vk);
+        using var hv = Make(kvDim, 34, out var vv);
+        using var hg = Make(ffn, 35, out var vg);
+        using var hu = Make(ffn, 36, out var vu);
+        using var bq = new NativeWeight(Inputs.Random(qDim, 37), 1, qDim, DType.F32);
+        using var bv = new NativeWeight(Inputs.Random(kvDim, 38), 1, kvDim, DType.F32);
+        using var dx = Upload(x);
+        using var wq = _backend.LoadWeight(vq);
+        using var wk = _backend.LoadWeight(vk);
+        using var wv = _backend.LoadWeight(vv);
+        using var wg = _backend.LoadWeight(vg);
+        using var wu = _backend.LoadWeight(vu);
+        using var dbq = _backend.LoadWeight(bq.View);
+        using var dbv = _backend.LoadWeight(bv.View);
+
+        float[] Separate(DeviceWeight w, DeviceWeight? b, int outDim)
+        {
+            using var y = _backend.Allocate(rows * outDim);
+            _backend.MatMul(dx, w, b, y, rows);
+            return Download(y, rows * outDim);
+        }
+        float[] q = Separate(wq, dbq, qDim), k = Separate(wk, null, kvDim), v = Separate(wv, dbv, kvDim);
+        float[] g = Separate(wg, null, ffn), u = Separate(wu, null, ffn), gated = new float[rows * ffn];
+        {
+            using var dg = Upload(g);
+            using var du = Upload(u);
+            _backend.SiluMul(dg, du, dg, rows * ffn);
+            gated = Download(dg, rows * ffn);
+        }
+
+        using var fq = _backend.Allocate(rows * qDim);
+        using var fk = _backend.Allocate(rows * kvDim);
+        using var fv = _backend.Allocate(rows * kvDim);
+        _backend.MatMul3(dx, new Projection(wq, dbq, fq), new Projection(wk, null, fk), new Projection(wv, dbv, fv), rows);
+        using var fg = _backend.Allocate(rows * ffn);
+        using var fu = _backend.Allocate(rows * ffn);
+        _backend.GatedMatMul(dx, new Projection(wg, null, fg), new Projection(wu, null, fu), rows);
+
+        Assert.Equal(q, Download(fq, rows * qDim));
+        Assert.Equal(k, Download(fk, rows * kvDim));
+        Assert.Equal(v, Download(fv, rows * kvDim));
+        Assert.Equal(gated, Download(fg, rows * ffn));
+        if (dtype.IsQuantized()) return; // the activation's q8_0 rounding: the quantized matmul tests bound it
+
+        var expectedQ = new float[rows * qDim];
+        MatMul.Reference(x, rows, vq, bq.View.ToFloat32(), expectedQ);
+        Tolerance.AssertClose(expectedQ, Download(fq, rows * qDim), 1e-4f, 1e-4f, "fused q");
+        float[] expectedG = new float[rows * ffn], expectedU = new float[rows * ffn], expectedGated = new float[rows * ffn];
+        MatMul.Reference(x, rows, vg, [], expectedG);
+        MatMul.Reference(x, rows, vu, [], expectedU);
+        Elementwise.SiluMulReference(expectedG, expectedU, expectedGated);
+        Tolerance.AssertClose(expectedGated, Download(fg, rows * ffn), 1e-4f, 1e-4f, "fused silu(gate) * up");
+    }
+
     [BackendFact]
     public void Embedding_GathersRowsWidened()
     {
