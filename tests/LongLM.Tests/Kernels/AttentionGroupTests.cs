@@ -30,26 +30,18 @@ public sealed class AttentionGroupTests
     [MemberData(nameof(Cases))]
     public void Group_MatchesHead(string name, AttentionShape s)
     {
-        int rowDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
-        var q = Inputs.Random(rowDim, 1, 2f);
-        var fq = Inputs.Random(rowDim, 2, 2f);
-        var k = Inputs.Random(s.LocalCount * kvDim, 3, 2f);
-        var v = Inputs.Random(s.LocalCount * kvDim, 4);
-        var fk = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 5, 2f);
-        var fv = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 6);
-        var el = Inputs.Random(Math.Max(1, s.Heads * s.ExtraCount), 7, 3f);
-        var ev = Inputs.Random(Math.Max(1, rowDim * s.ExtraCount), 8);
-        float[] slopes = name.StartsWith("ALiBi", StringComparison.Ordinal) ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
+        int rowDim = s.Heads * s.HeadDim;
+        var inputs = AttentionInputs.Random(s, name.StartsWith("ALiBi", StringComparison.Ordinal), firstSeed: 1);
 
         var expected = new float[rowDim];
         var scratch = new float[s.LocalCount + s.FarCount + s.ExtraCount];
         for (int h = 0; h < s.Heads; h++)
-            Attention.Head(new AttentionSpans(q, k, v, expected, fq, fk, fv, el, ev, slopes), s, 0, h, scratch);
+            Attention.Head(inputs.Spans(expected), s, 0, h, scratch);
 
         var got = new float[rowDim];
         var groupScratch = new float[Attention.GroupScratchLength(s)];
         for (int g = 0; g < s.KvHeads; g++)
-            Attention.Group(new AttentionSpans(q, k, v, got, fq, fk, fv, el, ev, slopes), s, 0, g, groupScratch);
+            Attention.Group(inputs.Spans(got), s, 0, g, groupScratch);
 
         if (!Attention.HasLogits16(s.HeadDim))
         {
@@ -63,7 +55,7 @@ public sealed class AttentionGroupTests
         // The blocked paths (Logits16's reduction tree, WeightedRows' fused multiply-adds) sum in another order: both
         // kernels are checked against the double-precision reference instead, with the prefill tile's tolerance.
         var reference = new float[rowDim];
-        Attention.Reference(new AttentionSpans(q, k, v, reference, fq, fk, fv, el, ev, slopes), s);
+        Attention.Reference(inputs.Spans(reference), s);
         Tolerance.AssertClose(reference, expected, 1e-5f, 1e-4f, $"{name}: Head");
         Tolerance.AssertClose(reference, got, 1e-5f, 1e-4f, $"{name}: Group");
     }
@@ -87,16 +79,8 @@ public sealed class AttentionGroupTests
     [MemberData(nameof(SplitCases))]
     public void SplitParts_MergeToTheReference(string name, AttentionShape s)
     {
-        int rowDim = s.Heads * s.HeadDim, kvDim = s.KvHeads * s.HeadDim;
-        var q = Inputs.Random(rowDim, 11, 2f);
-        var fq = Inputs.Random(rowDim, 12, 2f);
-        var k = Inputs.Random(s.LocalCount * kvDim, 13, 2f);
-        var v = Inputs.Random(s.LocalCount * kvDim, 14);
-        var fk = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 15, 2f);
-        var fv = Inputs.Random(Math.Max(1, s.FarCount) * kvDim, 16);
-        var el = Inputs.Random(Math.Max(1, s.Heads * s.ExtraCount), 17, 3f);
-        var ev = Inputs.Random(Math.Max(1, rowDim * s.ExtraCount), 18);
-        float[] slopes = name.StartsWith("ALiBi", StringComparison.Ordinal) ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
+        int rowDim = s.Heads * s.HeadDim;
+        var inputs = AttentionInputs.Random(s, name.StartsWith("ALiBi", StringComparison.Ordinal), firstSeed: 11);
 
         int parts = Attention.SplitParts(s);
         Assert.True(parts > 1, $"{name}: {parts} part(s)");
@@ -104,14 +88,14 @@ public sealed class AttentionGroupTests
         var stats = new float[Attention.PartStatsLength(s, parts)];
         var scratch = new float[Attention.PartScratchLength(s)];
         var got = new float[rowDim];
-        var spans = new AttentionSpans(q, k, v, got, fq, fk, fv, el, ev, slopes);
+        var spans = inputs.Spans(got);
         for (int p = 0; p < parts; p++)
             for (int g = 0; g < s.KvHeads; g++)
                 Attention.GroupPart(spans, s, g, p, parts, scratch, outputs, stats);
         Attention.MergeParts(s, parts, outputs, stats, got);
 
         var reference = new float[rowDim];
-        Attention.Reference(new AttentionSpans(q, k, v, reference, fq, fk, fv, el, ev, slopes), s);
+        Attention.Reference(inputs.Spans(reference), s);
         Tolerance.AssertClose(reference, got, 1e-5f, 1e-4f, name);
     }
 

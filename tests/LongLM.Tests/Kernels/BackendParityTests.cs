@@ -306,28 +306,19 @@ public abstract class BackendParityTests : IDisposable
         DeviceBuffer Upload(float[] values) => backend.UploadNew(values);
 
         bool alibi = name.StartsWith("ALiBi", StringComparison.Ordinal);
-        int rowDim = shape.Heads * shape.HeadDim, kvDim = shape.KvHeads * shape.HeadDim;
-        var q = Inputs.Random(shape.QueryCount * rowDim, 8, 2f);
-        var fq = Inputs.Random(shape.QueryCount * rowDim, 14, 2f);
-        var k = Inputs.Random(shape.LocalCount * kvDim, 9, 2f);
-        var v = Inputs.Random(shape.LocalCount * kvDim, 10);
-        var fk = Inputs.Random(Math.Max(1, shape.FarCount) * kvDim, 15, 2f);
-        var fv = Inputs.Random(Math.Max(1, shape.FarCount) * kvDim, 16);
-        var el = Inputs.Random(Math.Max(1, shape.Heads * shape.ExtraCount), 17, 3f);
-        var ev = Inputs.Random(Math.Max(1, rowDim * shape.ExtraCount), 18);
-        float[] slopes = alibi ? [0.5f, 0.25f, 0.125f, 0.0625f] : [];
-        var expected = new float[shape.QueryCount * rowDim];
-        LongLM.Kernels.Ops.Attention.Reference(new AttentionSpans(q, k, v, expected, fq, fk, fv, el, ev, slopes), shape);
+        var inputs = AttentionInputs.Random(shape, alibi, [8, 14, 9, 10, 15, 16, 17, 18]);
+        var expected = new float[shape.QueryCount * shape.Heads * shape.HeadDim];
+        LongLM.Kernels.Ops.Attention.Reference(inputs.Spans(expected), shape);
 
-        using var dq = Upload(q);
-        using var dk = Upload(k);
-        using var dv = Upload(v);
-        using var dfq = Upload(fq);
-        using var dfk = Upload(fk);
-        using var dfv = Upload(fv);
-        using var del = Upload(el);
-        using var dev = Upload(ev);
-        using var dslopes = Upload(alibi ? slopes : [0f]);
+        using var dq = Upload(inputs.Query);
+        using var dk = Upload(inputs.Keys);
+        using var dv = Upload(inputs.Values);
+        using var dfq = Upload(inputs.FarQuery);
+        using var dfk = Upload(inputs.FarKeys);
+        using var dfv = Upload(inputs.FarValues);
+        using var del = Upload(inputs.ExtraLogits);
+        using var dev = Upload(inputs.ExtraValues);
+        using var dslopes = Upload(alibi ? inputs.Slopes : [0f]);
         using var output = backend.Allocate(expected.Length);
         backend.Attention(new AttentionBuffers(dq, dk, dv, output)
         {
