@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using LongLM.Kernels.Cpu;
 using LongLM.Runtime.Attention;
 using LongLM.Runtime.Inference;
 
@@ -89,63 +90,38 @@ public static class PerplexityEvaluator
     }
 
     /// <summary>
-    /// A chunk's scoring, split over the cores: nlls[r] = NLL of ids[r + 1] under logits row r, for r &lt; n - 1 (it
-    /// ran on the evaluator's one thread while the backend's others waited, about 5% of a long-stream run). Each value
+    /// A chunk's scoring, split over the cores: nlls[r] = NLL of ids[r + 1] under logits row r, for r &lt; n - 1 (on the
+    /// evaluator's one thread it was about 5% of a long-stream run while the backend's other threads waited). Each value
     /// is computed alone and summed afterwards in position order, so results do not depend on the split.
     /// </summary>
     /// <remarks>
-    /// One instance per evaluation, reused for every chunk, so scoring allocates nothing per chunk: Parallel.For
-    /// allocated about 6.7 KB per call, which filled the GC's first generation over a long stream (the peak working set
-    /// grew from 67 MiB at 200K tokens to 118 MiB at 200M). The caller queues itself to the thread pool once per extra
-    /// part and then takes parts too, from a shared counter, so it finishes the chunk alone if no pool thread comes. A
-    /// queued copy that runs late finds the counter closed (between chunks) or every part taken, or helps with the next
-    /// chunk, whose fields are written before the counter opens.
+    /// A <see cref="RangeJob"/> run by <see cref="CpuParallel"/>, the mechanism the cpu backend's ops use: one instance
+    /// per evaluation, so scoring allocates nothing per chunk (Parallel.For allocated about 6.7 KB a call, which grew the
+    /// 200M-token stream's working set from 67 to 118 MiB), and the caller spin-waits for claimed parts only, where a
+    /// blocking wait on an event made the long stream about 5% slower.
     /// </remarks>
-    private sealed class ChunkScorer : IThreadPoolWorkItem
+    private sealed class ChunkScorer : RangeJob
     {
-        private readonly ManualResetEventSlim _done = new(false);
-        private readonly int _maxParts = Math.Clamp(Environment.ProcessorCount, 1, 64);
+        private const int RowsPerPart = 64; // 64 rows of a 512-token vocabulary: the least worth waking a thread for
+        private readonly int _workers = Math.Clamp(Environment.ProcessorCount, 1, 64);
         private float[] _logits = [];
         private int[] _ids = [];
         private double[] _nlls = [];
-        private int _vocab, _rows, _parts, _remaining;
-        private const int Closed = 1 << 30; // _next between chunks: a late copy's increment takes no part
-        private int _next = Closed;
-        private Exception? _error;
+        private int _vocab;
 
         /// <summary>Scores the n - 1 rows of a chunk into nlls; a bad id is rethrown as itself (its own stack).</summary>
         public void Score(float[] logits, int[] ids, int n, int vocab, double[] nlls)
         {
-            int rows = n - 1, parts = Math.Clamp(Math.Min(_maxParts, rows / 64), 1, _maxParts);
-            (_logits, _ids, _vocab, _nlls, _rows, _parts, _error) = (logits, ids, vocab, nlls, rows, parts, null);
-            _remaining = parts;
-            _done.Reset();
-            Volatile.Write(ref _next, 0); // last: a late copy sees this chunk's fields once it can take a part
-            for (int i = 1; i < parts; i++) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-            Execute();
-            _done.Wait();
-            Volatile.Write(ref _next, Closed); // before the next chunk rewrites the fields
-            if (_error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            (_logits, _ids, _vocab, _nlls) = (logits, ids, vocab, nlls);
+            CpuParallel.Run(this, n - 1, RowsPerPart, _workers);
         }
 
-        /// <summary>Takes parts until none is left; the last part to finish releases the caller.</summary>
-        public void Execute()
+        public override void Run(int start, int end)
         {
-            int part;
-            while ((part = Interlocked.Increment(ref _next) - 1) < _parts)
-            {
-                try
-                {
-                    int from = (int)((long)_rows * part / _parts), to = (int)((long)_rows * (part + 1) / _parts);
-                    for (int r = from; r < to; r++) _nlls[r] = NegativeLogLikelihood(_logits.AsSpan(r * _vocab, _vocab), _ids[r + 1]);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _error, e, null);
-                }
-                if (Interlocked.Decrement(ref _remaining) == 0) _done.Set();
-            }
+            for (int r = start; r < end; r++) _nlls[r] = NegativeLogLikelihood(_logits.AsSpan(r * _vocab, _vocab), _ids[r + 1]);
         }
+
+        public override void Clear() => (_logits, _ids, _nlls) = ([], [], []);
     }
 
     /// <summary>-log softmax(logits)[target], in double precision.</summary>
