@@ -32,6 +32,14 @@ public static unsafe class MatMul
             return;
         }
         int inDim = w.Cols, outDim = w.Rows;
+        if (rows == 1 && w.DType == DType.F32 && MatMulGemv.IsSupported)
+        {
+            if (x.Length < inDim || y.Length < outEnd || (!bias.IsEmpty && bias.Length < outEnd))
+                throw new ArgumentException("matmul: buffers too short for the weight's shape", nameof(x));
+            fixed (float* px = x, py = y, pb = bias)
+                MatMulGemv.Float32(px, (float*)w.Pointer, inDim, pb, py, outStart, outEnd);
+            return;
+        }
         for (int o = outStart; o < outEnd; o++)
         {
             float b = bias.IsEmpty ? 0f : bias[o];
