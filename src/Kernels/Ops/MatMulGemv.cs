@@ -10,7 +10,7 @@ namespace LongLM.Kernels.Ops;
 /// </summary>
 /// <remarks>
 /// BF16 weights stay on <see cref="MatMul.DotBFloat16"/> (one row, two chains): the same four-row grouping for BF16,
-/// with the weights widened by unpack, by zero-extending loads, or in pairs of rows, decoded 10-30% slower on this
+/// with the weights widened by unpack, by zero-extending loads, or in pairs of rows, decoded 12-43% slower on this
 /// machine's Zen 5 (measured, not kept).
 /// Every output is the same chain whether it falls in a group of four or in the remainder: lanes accumulate the
 /// products in inner order, the two accumulators are added and reduced once, then the inner tail is added in order,
